@@ -1,0 +1,14 @@
+//! Plumbing every service shares, so that the three services behave alike at the edges:
+//! layered settings, telemetry, request ids, header limits, JSON error bodies, health checks
+//! and server startup. Business logic never lives here.
+
+pub mod configuration;
+pub mod errors;
+pub mod health;
+pub mod middleware;
+pub mod secrets;
+pub mod server;
+pub mod telemetry;
+
+pub use errors::json_error;
+pub use middleware::RequestId;

@@ -1,0 +1,117 @@
+//! Request-level middleware every service runs: request ids with a span per request, and a
+//! cap on the total size of request headers.
+
+use std::future::{Ready, ready};
+use std::time::Instant;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, FromRequest, HttpMessage, HttpRequest};
+use shared::headers::REQUEST_ID;
+use tracing::Instrument;
+
+use crate::errors::json_error;
+
+/// Longest request id accepted from a client; longer ones are replaced, not truncated.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Total bytes of header names and values a request may carry. The HTTP parser itself gives
+/// up at 128 KiB with an empty 431; this limit answers well before that with a JSON body.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// The id of the current request: the client's `x-request-id` when it is sane, a fresh UUID
+/// otherwise. Handlers extract it to forward it upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn from_client(value: Option<&HeaderValue>) -> Self {
+        let sane = |id: &&str| {
+            !id.is_empty()
+                && id.len() <= MAX_REQUEST_ID_LEN
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        };
+        match value.and_then(|v| v.to_str().ok()).filter(sane) {
+            Some(id) => Self(id.to_owned()),
+            None => Self(uuid::Uuid::new_v4().to_string()),
+        }
+    }
+}
+
+impl FromRequest for RequestId {
+    type Error = Error;
+    type Future = Ready<Result<Self, Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The middleware always runs first; the fallback only serves handlers under test.
+        let id = req.extensions().get::<RequestId>().cloned();
+        ready(Ok(id.unwrap_or_else(|| RequestId::from_client(None))))
+    }
+}
+
+/// Assigns the request id, runs the request inside a span carrying it, echoes it on the
+/// response and logs one line per request. Paths are logged without their query string,
+/// which may carry credentials.
+pub async fn request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = RequestId::from_client(req.headers().get(REQUEST_ID));
+    // Ids are visible ASCII by construction, so this cannot fail.
+    let header =
+        HeaderValue::from_str(id.as_str()).map_err(actix_web::error::ErrorInternalServerError)?;
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id.as_str(),
+        method = %req.method(),
+        path = %req.path(),
+    );
+    req.extensions_mut().insert(id);
+    let started = Instant::now();
+    let mut res = match next.call(req).instrument(span.clone()).await {
+        Ok(res) => res,
+        Err(err) => {
+            // Only a failing middleware gets here (handlers' errors are responses already);
+            // the framework turns it into a response that cannot carry the id.
+            let status = err.as_response_error().status_code().as_u16();
+            span.in_scope(|| tracing::warn!(status, error = %err, "request failed in middleware"));
+            return Err(err);
+        }
+    };
+    res.headers_mut()
+        .insert(HeaderName::from_static(REQUEST_ID), header);
+    let status = res.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| tracing::info!(status, latency_ms, "request completed"));
+    Ok(res)
+}
+
+/// Refuses requests whose headers add up to more than [`MAX_HEADER_BYTES`] with 431 JSON.
+pub async fn limit_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let total: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if total > MAX_HEADER_BYTES {
+        let res = json_error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("Request headers are too large (limit {MAX_HEADER_BYTES} bytes)."),
+        );
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}

@@ -1,0 +1,12 @@
+//! Wire types shared by every service: what travels between the client, the gateway and the
+//! services. Depends on serde and nothing else: no framework, no business logic.
+
+pub mod claims;
+pub mod error;
+pub mod headers;
+pub mod identity;
+pub mod login;
+
+pub use claims::Claims;
+pub use error::{ErrorBody, messages};
+pub use identity::Identity;
