@@ -1,0 +1,34 @@
+//! Typed settings of the resource-service, loaded in layers (see `service_kit::configuration`).
+
+use serde::Deserialize;
+use service_kit::configuration::{self, ApplicationSettings, EnvVars, Environment, Sources};
+use service_kit::telemetry::TelemetrySettings;
+
+/// The embedded configuration files and the `RESOURCE__` variable prefix.
+pub const SOURCES: Sources = Sources {
+    base: include_str!("../configuration/base.toml"),
+    local: include_str!("../configuration/local.toml"),
+    production: include_str!("../configuration/production.toml"),
+    env_prefix: "RESOURCE",
+};
+
+/// Everything the resource-service is configured with.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Where to listen.
+    pub application: ApplicationSettings,
+    /// Log format.
+    pub telemetry: TelemetrySettings,
+}
+
+impl Settings {
+    /// Loads the settings for `APP_ENVIRONMENT` from the files and the process environment.
+    pub fn load() -> anyhow::Result<Self> {
+        Self::load_with(Environment::from_process_env()?, EnvVars::Process)
+    }
+
+    /// Loads the settings for one environment with the given overrides.
+    pub fn load_with(environment: Environment, env_vars: EnvVars) -> anyhow::Result<Self> {
+        configuration::load(&SOURCES, environment, env_vars)
+    }
+}

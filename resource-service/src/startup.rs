@@ -1,0 +1,43 @@
+//! Building the resource-service: routes, middleware, listener.
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use service_kit::{errors, health, middleware, server};
+
+use crate::configuration::Settings;
+use crate::routes;
+
+/// A bound, not yet running, resource-service.
+#[derive(Debug)]
+pub struct Application(server::BoundServer);
+
+impl Application {
+    /// Binds the listener; serving starts with [`Self::run_until_stopped`].
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = server::bind(&settings.application)?;
+        let port = server::port_of(&listener)?;
+        let server = HttpServer::new(|| {
+            App::new()
+                .wrap(errors::json_errors())
+                .wrap(from_fn(middleware::limit_headers))
+                .wrap(from_fn(middleware::request_id))
+                .configure(health::configure)
+                .configure(routes::configure)
+                .default_service(web::to(errors::not_found))
+        })
+        .shutdown_timeout(server::SHUTDOWN_TIMEOUT_SECS)
+        .listen(listener)?
+        .run();
+        Ok(Self(server::BoundServer::new(port, server)))
+    }
+
+    /// The port the service listens on.
+    pub fn port(&self) -> u16 {
+        self.0.port()
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.0.run_until_stopped().await
+    }
+}
