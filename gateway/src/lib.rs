@@ -1,1 +1,10 @@
+//! The gateway: the only public entry point. Answers `GET /` itself, verifies tokens on
+//! protected routes and proxies each request to the upstream its route names.
 
+pub mod auth;
+pub mod configuration;
+pub mod error;
+pub mod proxy;
+pub mod routes;
+pub mod routing;
+pub mod startup;

@@ -158,7 +158,8 @@ mod tests {
 
     #[test]
     fn bad_identity_headers_are_refused() {
-        let cases: [(&str, &[(&str, &str)], IdentityError); 3] = [
+        type Headers = &'static [(&'static str, &'static str)];
+        let cases: [(&str, Headers, IdentityError); 3] = [
             ("no user", &[], IdentityError::Missing(IDENTITY_USER)),
             (
                 "truncated escape",

@@ -1,5 +1,8 @@
 //! Integration tests of the auth-service: the real service on port 0, driven over HTTP.
 
+// A panic is how a test reports failure.
+#![allow(clippy::unwrap_used)]
+
 mod health;
 mod helpers;
 mod login;

@@ -1,0 +1,171 @@
+//! Typed settings of the gateway, loaded in layers (see `service_kit::configuration`).
+
+use std::collections::HashMap;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use service_kit::configuration::{self, ApplicationSettings, EnvVars, Environment, Sources};
+use service_kit::telemetry::TelemetrySettings;
+
+/// The embedded configuration files and the `GATEWAY__` variable prefix.
+pub const SOURCES: Sources = Sources {
+    base: include_str!("../configuration/base.toml"),
+    local: include_str!("../configuration/local.toml"),
+    production: include_str!("../configuration/production.toml"),
+    env_prefix: "GATEWAY",
+};
+
+/// Everything the gateway is configured with.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Where to listen.
+    pub application: ApplicationSettings,
+    /// Log format.
+    pub telemetry: TelemetrySettings,
+    /// Body of `GET /`.
+    pub welcome_message: String,
+    /// Token verification.
+    pub jwt: JwtSettings,
+    /// Limits and timeouts of proxying.
+    pub proxy: ProxySettings,
+    /// Upstream services by name.
+    pub upstreams: HashMap<String, UpstreamSettings>,
+    /// The route table.
+    pub routes: Vec<RouteSettings>,
+    /// The overlay these settings were loaded with (not read from the files).
+    #[serde(skip, default = "local")]
+    pub environment: Environment,
+}
+
+fn local() -> Environment {
+    Environment::Local
+}
+
+/// Token verification.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JwtSettings {
+    /// HS256 shared secret, the auth-service's.
+    pub secret: SecretString,
+    /// The only accepted `iss`.
+    pub issuer: String,
+    /// The only accepted `aud`.
+    pub audience: String,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    pub leeway_seconds: u64,
+    /// Tokens longer than this are refused unparsed.
+    pub max_token_bytes: usize,
+}
+
+/// Limits and timeouts of proxying.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProxySettings {
+    /// Milliseconds to connect to an upstream.
+    pub connect_timeout_ms: u64,
+    /// Milliseconds for a whole upstream exchange, body included.
+    pub request_timeout_ms: u64,
+    /// Largest request body forwarded, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// One upstream service.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UpstreamSettings {
+    /// Base URL, e.g. `http://auth-service:8081`.
+    pub url: String,
+}
+
+/// Who may use a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Anyone; forwarded as it is.
+    Public,
+    /// Only callers with a valid token.
+    Protected,
+}
+
+/// One entry of the route table.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RouteSettings {
+    /// Path prefix, matched on whole segments.
+    pub path: String,
+    /// Name of an entry in `upstreams`.
+    pub upstream: String,
+    /// Public or protected.
+    pub access: Access,
+}
+
+impl Settings {
+    /// Loads the settings for `APP_ENVIRONMENT` from the files and the process environment.
+    pub fn load() -> anyhow::Result<Self> {
+        Self::load_with(Environment::from_process_env()?, EnvVars::Process)
+    }
+
+    /// Loads and validates the settings for one environment with the given overrides.
+    pub fn load_with(environment: Environment, env_vars: EnvVars) -> anyhow::Result<Self> {
+        let mut settings: Self = configuration::load(&SOURCES, environment, env_vars)?;
+        settings.environment = environment;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Refuses settings that are unsafe or inconsistent. The route table itself is checked
+    /// when it is built (see [`crate::routing::RouteTable::new`]).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        service_kit::secrets::check_shared_secret(
+            "GATEWAY__JWT__SECRET",
+            &self.jwt.secret,
+            self.environment,
+        )?;
+        if self.jwt.issuer.is_empty() || self.jwt.audience.is_empty() {
+            anyhow::bail!("jwt.issuer and jwt.audience must not be empty");
+        }
+        crate::routing::RouteTable::new(&self.routes, &self.upstreams)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(environment: Environment, vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let vars = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_with(environment, EnvVars::Given(vars))
+    }
+
+    #[test]
+    fn local_profile_listens_on_8080_and_routes_the_seeds_paths() {
+        let settings = load(Environment::Local, &[]).unwrap();
+        assert_eq!(settings.application.port, 8080);
+        let paths: Vec<_> = settings.routes.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, ["/login", "/protected"]);
+        assert_eq!(settings.welcome_message, shared::messages::WELCOME);
+    }
+
+    #[test]
+    fn upstream_urls_come_from_the_environment() {
+        let settings = load(
+            Environment::Local,
+            &[("GATEWAY__UPSTREAMS__AUTH__URL", "http://auth-service:8081")],
+        )
+        .unwrap();
+        assert_eq!(settings.upstreams["auth"].url, "http://auth-service:8081");
+    }
+
+    #[test]
+    fn production_refuses_the_development_secret() {
+        let err = load(
+            Environment::Production,
+            &[(
+                "GATEWAY__JWT__SECRET",
+                service_kit::secrets::LOCAL_DEVELOPMENT_SECRET,
+            )],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("example"), "{err}");
+    }
+}

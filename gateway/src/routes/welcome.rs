@@ -1,0 +1,16 @@
+//! `GET /`: the seed's welcome message.
+
+use actix_web::{HttpResponse, web};
+use shared::ErrorBody;
+
+use crate::startup::GatewayState;
+
+/// Registers the route. It takes precedence over a route-table entry for `/`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(welcome));
+}
+
+async fn welcome(state: web::Data<GatewayState>) -> HttpResponse {
+    // Same `{"message": ...}` shape as the error body, which is exactly the seed's answer.
+    HttpResponse::Ok().json(ErrorBody::new(state.welcome_message.as_str()))
+}

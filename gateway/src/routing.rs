@@ -1,0 +1,212 @@
+//! The route table: which upstream serves a path, and whether it needs a token.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::configuration::{Access, RouteSettings, UpstreamSettings};
+
+/// An upstream service requests are forwarded to.
+#[derive(Debug)]
+pub struct Upstream {
+    /// Its name in the configuration, for logs.
+    pub name: String,
+    /// Base URL without a trailing slash; the request's path and query are appended.
+    pub base_url: String,
+}
+
+/// One resolved route.
+#[derive(Debug)]
+pub struct Route {
+    /// Path prefix, matched on whole segments.
+    pub prefix: String,
+    /// Where matching requests go.
+    pub upstream: Arc<Upstream>,
+    /// Public or protected.
+    pub access: Access,
+}
+
+impl Route {
+    fn matches(&self, path: &str) -> bool {
+        match path.strip_prefix(self.prefix.as_str()) {
+            None => false,
+            Some(rest) => rest.is_empty() || rest.starts_with('/') || self.prefix.ends_with('/'),
+        }
+    }
+}
+
+/// Routes ordered longest prefix first, so the most specific match wins.
+#[derive(Debug)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+impl RouteTable {
+    /// Resolves route settings against the upstreams, refusing unknown upstream names,
+    /// duplicate paths, relative paths and URLs the gateway cannot call.
+    pub fn new(
+        routes: &[RouteSettings],
+        upstreams: &HashMap<String, UpstreamSettings>,
+    ) -> anyhow::Result<Self> {
+        let mut resolved: HashMap<&str, Arc<Upstream>> = HashMap::new();
+        for (name, settings) in upstreams {
+            let upstream = parse_upstream(name, &settings.url)
+                .with_context(|| format!("upstream {name:?}"))?;
+            resolved.insert(name.as_str(), Arc::new(upstream));
+        }
+        let mut table = Vec::with_capacity(routes.len());
+        for route in routes {
+            if !route.path.starts_with('/') {
+                anyhow::bail!("route path {:?} must start with '/'", route.path);
+            }
+            if table.iter().any(|r: &Route| r.prefix == route.path) {
+                anyhow::bail!("route path {:?} is configured twice", route.path);
+            }
+            let upstream = resolved.get(route.upstream.as_str()).with_context(|| {
+                format!(
+                    "route {:?} names unknown upstream {:?}",
+                    route.path, route.upstream
+                )
+            })?;
+            table.push(Route {
+                prefix: route.path.clone(),
+                upstream: Arc::clone(upstream),
+                access: route.access,
+            });
+        }
+        table.sort_by_key(|route| std::cmp::Reverse(route.prefix.len()));
+        Ok(Self { routes: table })
+    }
+
+    /// The most specific route for `path`, if any.
+    pub fn find(&self, path: &str) -> Option<&Route> {
+        self.routes.iter().find(|route| route.matches(path))
+    }
+}
+
+fn parse_upstream(name: &str, url: &str) -> anyhow::Result<Upstream> {
+    let parsed = reqwest::Url::parse(url).with_context(|| format!("{url:?} is not a URL"))?;
+    if parsed.scheme() != "http" {
+        anyhow::bail!(
+            "{url:?}: only http:// upstreams are supported (services sit on a private network)"
+        );
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        anyhow::bail!("{url:?}: an upstream URL takes no query or fragment");
+    }
+    Ok(Upstream {
+        name: name.to_owned(),
+        base_url: url.trim_end_matches('/').to_owned(),
+    })
+}
+
+/// Whether a raw request path is safe to route. Dot segments and encoded dots, slashes or
+/// backslashes could make an upstream resolve a different path than the one the route
+/// table matched, so they are refused rather than normalised.
+pub fn is_safe_path(path: &str) -> bool {
+    if !path.starts_with('/') || path.contains('\\') {
+        return false;
+    }
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return false;
+    }
+    let lowered = path.to_ascii_lowercase();
+    !["%2e", "%2f", "%5c", "%00"]
+        .iter()
+        .any(|encoded| lowered.contains(encoded))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(paths: &[(&str, Access)]) -> RouteTable {
+        let upstreams = HashMap::from([(
+            "svc".to_owned(),
+            UpstreamSettings {
+                url: "http://127.0.0.1:9/".to_owned(),
+            },
+        )]);
+        let routes: Vec<_> = paths
+            .iter()
+            .map(|(path, access)| RouteSettings {
+                path: path.to_string(),
+                upstream: "svc".into(),
+                access: *access,
+            })
+            .collect();
+        RouteTable::new(&routes, &upstreams).unwrap()
+    }
+
+    #[test]
+    fn prefixes_match_whole_segments_and_the_longest_wins() {
+        let t = table(&[("/api", Access::Public), ("/api/admin", Access::Protected)]);
+        let cases = [
+            ("/api", Some("/api")),
+            ("/api/x", Some("/api")),
+            ("/apix", None),
+            ("/api/admin/users", Some("/api/admin")),
+            ("/api/administrator", Some("/api")),
+            ("/", None),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(t.find(path).map(|r| r.prefix.as_str()), expected, "{path}");
+        }
+        assert_eq!(
+            t.find("/api").unwrap().upstream.base_url,
+            "http://127.0.0.1:9"
+        );
+    }
+
+    #[test]
+    fn bad_route_tables_are_refused_with_a_reason() {
+        let upstreams = HashMap::from([(
+            "ok".to_owned(),
+            UpstreamSettings {
+                url: "http://a:1".into(),
+            },
+        )]);
+        let route = |path: &str, upstream: &str| RouteSettings {
+            path: path.into(),
+            upstream: upstream.into(),
+            access: Access::Public,
+        };
+        let cases = [
+            (vec![route("/a", "missing")], "unknown upstream"),
+            (vec![route("a", "ok")], "must start with"),
+            (vec![route("/a", "ok"), route("/a", "ok")], "twice"),
+        ];
+        for (routes, reason) in cases {
+            let err = RouteTable::new(&routes, &upstreams).unwrap_err();
+            assert!(format!("{err:#}").contains(reason), "{err:#}");
+        }
+        for url in ["ftp://a", "not a url", "https://a", "http://a/?q=1"] {
+            let bad = HashMap::from([("ok".to_owned(), UpstreamSettings { url: url.into() })]);
+            assert!(
+                RouteTable::new(&[route("/a", "ok")], &bad).is_err(),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn paths_that_could_be_resolved_differently_upstream_are_unsafe() {
+        for path in [
+            "/login/../protected",
+            "/a/./b",
+            "/a/%2e%2e/b",
+            "/a%2Fb",
+            "/a\\b",
+            "/a%00",
+        ] {
+            assert!(!is_safe_path(path), "{path}");
+        }
+        for path in ["/", "/protected", "/api/v1/items", "/a..b/c.d"] {
+            assert!(is_safe_path(path), "{path}");
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Building the gateway: route table, verifier, proxy client, middleware, listener.
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use service_kit::{errors, health, middleware, server};
+
+use crate::auth::TokenVerifier;
+use crate::configuration::Settings;
+use crate::proxy::Proxy;
+use crate::routes;
+use crate::routing::RouteTable;
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct GatewayState {
+    /// Path to upstream and access.
+    pub routes: RouteTable,
+    /// Token verification.
+    pub verifier: TokenVerifier,
+    /// Upstream client.
+    pub proxy: Proxy,
+    /// Body of `GET /`.
+    pub welcome_message: String,
+}
+
+/// A bound, not yet running, gateway.
+#[derive(Debug)]
+pub struct Application(server::BoundServer);
+
+impl Application {
+    /// Builds the state and binds the listener; serving starts with
+    /// [`Self::run_until_stopped`].
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let state = web::Data::new(GatewayState {
+            routes: RouteTable::new(&settings.routes, &settings.upstreams)?,
+            verifier: TokenVerifier::new(&settings.jwt)?,
+            proxy: Proxy::new(&settings.proxy)?,
+            welcome_message: settings.welcome_message.clone(),
+        });
+        let listener = server::bind(&settings.application)?;
+        let port = server::port_of(&listener)?;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(errors::json_errors())
+                .wrap(from_fn(middleware::limit_headers))
+                .wrap(from_fn(middleware::request_id))
+                .app_data(state.clone())
+                .configure(health::configure)
+                .configure(routes::configure)
+        })
+        .shutdown_timeout(server::SHUTDOWN_TIMEOUT_SECS)
+        .listen(listener)?
+        .run();
+        Ok(Self(server::BoundServer::new(port, server)))
+    }
+
+    /// The port the gateway listens on.
+    pub fn port(&self) -> u16 {
+        self.0.port()
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.0.run_until_stopped().await
+    }
+}

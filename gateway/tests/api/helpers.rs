@@ -1,0 +1,192 @@
+//! Starting the gateway in front of stand-in upstreams, and minting tokens for it.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use gateway::configuration::{Access, RouteSettings, Settings, UpstreamSettings};
+use gateway::startup::Application;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use service_kit::configuration::{EnvVars, Environment};
+
+/// Request timeout the test gateway runs with; `/slow` upstream answers take longer.
+pub const REQUEST_TIMEOUT_MS: u64 = 500;
+/// Body limit the test gateway runs with.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+}
+
+/// An upstream that answers every request with what it received, as JSON. `/slow/...`
+/// answers after two seconds; `/status/<code>` answers with that status.
+async fn echo(req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let path = req.path().to_owned();
+    if path.starts_with("/slow") {
+        actix_web::rt::time::sleep(Duration::from_secs(2)).await;
+    }
+    let status = path
+        .strip_prefix("/status/")
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(200);
+    let headers: HashMap<String, String> = req
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("<binary>").to_owned()))
+        .collect();
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+        .insert_header(("x-upstream", "echo"))
+        .json(json!({
+            "method": req.method().as_str(),
+            "path": path,
+            "query": req.query_string(),
+            "headers": headers,
+            "body": String::from_utf8_lossy(&body),
+        }))
+}
+
+fn spawn_echo_upstream() -> String {
+    let server = HttpServer::new(|| {
+        App::new()
+            .app_data(web::PayloadConfig::new(16 << 20))
+            .default_service(web::to(echo))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let address = format!("http://{}", server.addrs()[0]);
+    tokio::spawn(server.run());
+    address
+}
+
+/// An address nothing listens on.
+fn closed_port_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    address
+}
+
+/// The gateway's local profile with the seed's routes pointed at an echo upstream, plus
+/// `/public` (public, echo), `/slow` (public, echo, slower than the timeout) and `/down`
+/// (public, nothing listening).
+pub async fn spawn_app() -> TestApp {
+    let mut settings =
+        Settings::load_with(Environment::Local, EnvVars::Given(HashMap::new())).unwrap();
+    settings.application.port = 0;
+    settings.proxy.request_timeout_ms = REQUEST_TIMEOUT_MS;
+    settings.proxy.max_body_bytes = MAX_BODY_BYTES;
+    let echo = spawn_echo_upstream();
+    settings.upstreams = HashMap::from([
+        ("auth".into(), UpstreamSettings { url: echo.clone() }),
+        ("resource".into(), UpstreamSettings { url: echo }),
+        (
+            "dead".into(),
+            UpstreamSettings {
+                url: closed_port_address(),
+            },
+        ),
+    ]);
+    let route = |path: &str, upstream: &str, access| RouteSettings {
+        path: path.into(),
+        upstream: upstream.into(),
+        access,
+    };
+    settings.routes = vec![
+        route("/login", "auth", Access::Public),
+        route("/protected", "resource", Access::Protected),
+        route("/public", "auth", Access::Public),
+        route("/slow", "auth", Access::Public),
+        route("/status", "auth", Access::Public),
+        route("/down", "dead", Access::Public),
+    ];
+    let app = Application::build(settings.clone()).unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        settings,
+    }
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Claims the gateway accepts, for `user`.
+    pub fn claims(&self, user: &str) -> Value {
+        let now = now();
+        json!({
+            "user": user, "sub": format!("sub-{user}"), "roles": ["reader"],
+            "iat": now, "nbf": now, "exp": now + 3600,
+            "iss": self.settings.jwt.issuer, "aud": self.settings.jwt.audience,
+            "jti": "jti-1",
+        })
+    }
+
+    /// Signs `claims` with HS256 and the gateway's secret.
+    pub fn sign(&self, claims: &Value) -> String {
+        self.sign_with(Header::new(Algorithm::HS256), claims, self.secret())
+    }
+
+    pub fn sign_with(&self, header: Header, claims: &Value, secret: &[u8]) -> String {
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret).unwrap()).unwrap()
+    }
+
+    pub fn secret(&self) -> &[u8] {
+        self.settings.jwt.secret.expose_secret().as_bytes()
+    }
+
+    /// `GET path` written byte for byte on a fresh connection, so no client library can
+    /// normalise the path first. Returns the status and the JSON body.
+    pub async fn raw_get(&self, path: &str) -> (u16, Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = self.address.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.unwrap();
+        let text = String::from_utf8(response).unwrap();
+        let status = text[9..12].parse().unwrap();
+        let (_, body) = text.split_once("\r\n\r\n").unwrap();
+        (status, serde_json::from_str(body).unwrap())
+    }
+
+    pub async fn get_protected(&self, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.client.get(self.url("/protected"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+/// Asserts status, a JSON content type and the exact `message`.
+pub async fn assert_json_error(response: reqwest::Response, status: u16, message: &str) {
+    assert_eq!(response.status().as_u16(), status);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({ "message": message }));
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the gateway: the real gateway on port 0 in front of real HTTP
+//! servers standing in for the upstreams.
+
+// A panic is how a test reports failure.
+#![allow(clippy::unwrap_used)]
+
+mod helpers;
+mod proxy;
+mod tokens;
+mod welcome;
