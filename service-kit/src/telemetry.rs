@@ -1,6 +1,8 @@
 //! Logging setup: `tracing` events to stdout, filtered by `RUST_LOG` (default `info`),
 //! human-readable or JSON lines.
 
+use std::io::IsTerminal;
+
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
 
@@ -26,7 +28,10 @@ pub struct TelemetrySettings {
 /// Installs the global subscriber. Calling it twice is harmless (tests do).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only for a person at a terminal; files and log shippers get plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     // An error only means a subscriber is already installed.
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),
