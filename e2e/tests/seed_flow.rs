@@ -21,11 +21,13 @@ fn no_env() -> EnvVars {
 /// Starts the three services with their local profiles, on free ports, wired together.
 /// `with_auth` false leaves the auth-service out, as if it were down.
 async fn spawn_stack(with_auth: bool) -> Stack {
-    let mut auth = auth_service::configuration::Settings::load_with(Environment::Local, no_env())
-        .unwrap();
+    let mut auth =
+        auth_service::configuration::Settings::load_with(Environment::Local, no_env()).unwrap();
     auth.application.port = 0;
     let auth_url = if with_auth {
-        let app = auth_service::startup::Application::build(auth).await.unwrap();
+        let app = auth_service::startup::Application::build(auth)
+            .await
+            .unwrap();
         let url = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         url
@@ -35,8 +37,7 @@ async fn spawn_stack(with_auth: bool) -> Stack {
     };
 
     let mut resource =
-        resource_service::configuration::Settings::load_with(Environment::Local, no_env())
-            .unwrap();
+        resource_service::configuration::Settings::load_with(Environment::Local, no_env()).unwrap();
     resource.application.port = 0;
     let app = resource_service::startup::Application::build(resource).unwrap();
     let resource_url = format!("http://127.0.0.1:{}", app.port());
@@ -73,7 +74,9 @@ impl Stack {
     }
 
     async fn token(&self) -> String {
-        let response = self.login(r#"{"username":"user1","password":"password123"}"#).await;
+        let response = self
+            .login(r#"{"username":"user1","password":"password123"}"#)
+            .await;
         assert_eq!(response.status().as_u16(), 200);
         let body: Value = response.json().await.unwrap();
         body["token"].as_str().unwrap().to_owned()
@@ -86,8 +89,14 @@ impl Stack {
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
-        let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
-        assert!(content_type.starts_with("application/json"), "{content_type}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
         (status, response.json().await.unwrap())
     }
 }
@@ -124,16 +133,30 @@ async fn the_seeds_failure_answers_come_back_through_the_gateway() {
 
     let cases: [(&[(&str, &str)], u16, &str); 4] = [
         (&[], 403, "Token is missing!"),
-        (&[("x-access-token", "not-a-token")], 403, "Token is invalid!"),
+        (
+            &[("x-access-token", "not-a-token")],
+            403,
+            "Token is invalid!",
+        ),
         (&[("x-access-token", &tampered)], 403, "Token is invalid!"),
-        (&[("authorization", "Bearer a.b.c")], 403, "Token is invalid!"),
+        (
+            &[("authorization", "Bearer a.b.c")],
+            403,
+            "Token is invalid!",
+        ),
     ];
     for (headers, status, message) in cases {
         let answer = stack.protected(headers).await;
-        assert_eq!(answer, (status, json!({ "message": message })), "{headers:?}");
+        assert_eq!(
+            answer,
+            (status, json!({ "message": message })),
+            "{headers:?}"
+        );
     }
 
-    let wrong = stack.login(r#"{"username":"user1","password":"nope"}"#).await;
+    let wrong = stack
+        .login(r#"{"username":"user1","password":"nope"}"#)
+        .await;
     assert_eq!(wrong.status().as_u16(), 401);
     let body: Value = wrong.json().await.unwrap();
     assert_eq!(body, json!({"message": "Invalid credentials!"}));
@@ -146,9 +169,21 @@ async fn bad_input_through_the_gateway_gets_4xx_json() {
     let cases = [
         ("{", 400, "Request body is not valid JSON."),
         ("[]", 400, "Request body must be a JSON object."),
-        (r#"{"username":7,"password":"x"}"#, 400, "Field \"username\" must be a string."),
-        (r#"{"username":"user1"}"#, 400, "Field \"password\" is required."),
-        (huge.as_str(), 413, "Request body is too large (limit 1048576 bytes)."),
+        (
+            r#"{"username":7,"password":"x"}"#,
+            400,
+            "Field \"username\" must be a string.",
+        ),
+        (
+            r#"{"username":"user1"}"#,
+            400,
+            "Field \"password\" is required.",
+        ),
+        (
+            huge.as_str(),
+            413,
+            "Request body is too large (limit 1048576 bytes).",
+        ),
     ];
     for (body, status, message) in cases {
         let response = stack.login(body).await;
@@ -185,7 +220,10 @@ async fn a_client_cannot_claim_someone_elses_identity() {
     assert_eq!(body["roles"], json!([]));
 
     let (status, body) = stack.protected(&[("x-auth-user", "admin")]).await;
-    assert_eq!((status, body), (403, json!({"message": "Token is missing!"})));
+    assert_eq!(
+        (status, body),
+        (403, json!({"message": "Token is missing!"}))
+    );
 }
 
 #[tokio::test]
@@ -206,7 +244,9 @@ async fn the_request_id_travels_to_the_auth_service_and_back() {
 #[tokio::test]
 async fn with_the_auth_service_down_login_gets_502_json() {
     let stack = spawn_stack(false).await;
-    let response = stack.login(r#"{"username":"user1","password":"password123"}"#).await;
+    let response = stack
+        .login(r#"{"username":"user1","password":"password123"}"#)
+        .await;
     assert_eq!(response.status().as_u16(), 502);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body, json!({"message": "Upstream service is unavailable."}));
