@@ -131,7 +131,8 @@ async fn the_seeds_failure_answers_come_back_through_the_gateway() {
     let (_, signature) = rest.split_once('.').unwrap();
     let tampered = format!("{head}.eyJ1c2VyIjoiYWRtaW4ifQ.{signature}");
 
-    let cases: [(&[(&str, &str)], u16, &str); 4] = [
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Headers, u16, &str); 4] = [
         (&[], 403, "Token is missing!"),
         (
             &[("x-access-token", "not-a-token")],
