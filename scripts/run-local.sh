@@ -21,7 +21,7 @@ stop() {
 trap stop INT TERM EXIT
 
 for service in auth-service resource-service gateway; do
-    "target/$profile/$service" &
+    "${CARGO_TARGET_DIR:-target}/$profile/$service" &
     pids+=("$!")
 done
 echo "Stack running: gateway on http://127.0.0.1:8080 (Ctrl-C to stop)"

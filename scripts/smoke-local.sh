@@ -23,7 +23,7 @@ done
 
 for service in auth-service resource-service gateway; do
     # No environment but the most verbose log level, so the secret check below sees all.
-    env -i PATH="$PATH" RUST_LOG=debug "target/$profile/$service" >"/tmp/smoke-$service.log" 2>&1 &
+    env -i PATH="$PATH" RUST_LOG=debug "${CARGO_TARGET_DIR:-target}/$profile/$service" >"/tmp/smoke-$service.log" 2>&1 &
     pids+=("$!")
 done
 for port in 8080 8081 8082; do
