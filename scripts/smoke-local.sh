@@ -27,10 +27,17 @@ for service in auth-service resource-service gateway; do
     pids+=("$!")
 done
 for port in 8080 8081 8082; do
+    ready=no
     for ((i = 0; i < READY_TRIES; i++)); do
-        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/health/ready" && break
+        if curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$port/health/ready"; then
+            ready=yes; break
+        fi
         sleep 0.1
     done
+    if [ "$ready" = no ]; then
+        echo "smoke: nothing ready on port $port; service logs in /tmp/smoke-*.log" >&2
+        exit 1
+    fi
 done
 
 failures=0

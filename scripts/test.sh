@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Every test of the project: unit, per-service integration and end-to-end tests, then a
-# smoke run of the real binaries replaying the seed's curl flow on ports 8080-8082.
+# Every test of the project: unit, per-service integration (the auth-service's on SQLite
+# and on PostgreSQL) and end-to-end tests, then a smoke run of the real binaries replaying
+# the seed's curl flow on ports 8080-8082.
+#
+# A throwaway PostgreSQL server is started for the run (and Debian's package installed if
+# it is missing and we are root); set TEST_DATABASE_URL to use a server of your own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+started_postgres=no
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+    TEST_DATABASE_URL=$(scripts/postgres-for-tests.sh start)
+    started_postgres=yes
+fi
+export TEST_DATABASE_URL REQUIRE_POSTGRES=1
+cleanup() { [ "$started_postgres" = yes ] && scripts/postgres-for-tests.sh stop || true; }
+trap cleanup EXIT
 
 cargo test --workspace --locked
 # `cargo test` has just built the three binaries in target/debug.

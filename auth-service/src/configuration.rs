@@ -13,6 +13,10 @@ pub const SOURCES: Sources = Sources {
     env_prefix: "AUTH",
 };
 
+/// Longest accepted access-token lifetime: a day. Longer sessions are what refresh tokens
+/// are for.
+pub const MAX_ACCESS_TOKEN_TTL_SECONDS: u64 = 24 * 60 * 60;
+
 /// Everything the auth-service is configured with.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -20,8 +24,16 @@ pub struct Settings {
     pub application: ApplicationSettings,
     /// Log format.
     pub telemetry: TelemetrySettings,
-    /// How tokens are signed.
+    /// Where users, refresh tokens and keys live.
+    pub database: DatabaseSettings,
+    /// How tokens are signed and how long they live.
     pub jwt: JwtSettings,
+    /// Signing-key rotation.
+    pub keys: KeySettings,
+    /// Self-service sign-up.
+    pub registration: RegistrationSettings,
+    /// Brute-force protection of `/login`.
+    pub login: LoginSettings,
     /// Users created at start.
     pub users: UserSettings,
     /// The overlay these settings were loaded with (not read from the files).
@@ -33,10 +45,30 @@ fn local() -> Environment {
     Environment::Local
 }
 
-/// Token signing.
+/// The database.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// `sqlite://...` or `postgres://...`; may hold a password, so it is never logged.
+    pub url: SecretString,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+/// Signing algorithm of access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum SigningAlgorithm {
+    /// Ed25519 keys kept in the database and published as a JWKS.
+    EdDSA,
+    /// One shared secret (the seed's scheme).
+    HS256,
+}
+
+/// Token signing and lifetimes.
 #[derive(Debug, Clone, Deserialize)]
 pub struct JwtSettings {
-    /// HS256 shared secret, also configured on the gateway.
+    /// EdDSA (default) or HS256.
+    pub algorithm: SigningAlgorithm,
+    /// HS256 shared secret, also configured on the gateway. Unused with EdDSA.
     pub secret: SecretString,
     /// The `iss` claim.
     pub issuer: String,
@@ -44,14 +76,50 @@ pub struct JwtSettings {
     pub audience: String,
     /// Seconds an access token is valid.
     pub access_token_ttl_seconds: u64,
+    /// Seconds a refresh token is valid.
+    pub refresh_token_ttl_seconds: u64,
+    /// Seconds within which presenting a used refresh token counts as a retry.
+    pub refresh_reuse_grace_seconds: u64,
+}
+
+/// Signing-key rotation.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeySettings {
+    /// Seconds a new key is published before it signs.
+    pub publish_ahead_seconds: u64,
+    /// Seconds between re-reads of the keys from the database.
+    pub reload_interval_seconds: u64,
+}
+
+/// Self-service sign-up.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegistrationSettings {
+    /// Whether `POST /register` creates users (otherwise it answers 403).
+    pub enabled: bool,
+}
+
+/// Brute-force protection of `/login`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoginSettings {
+    /// Failures per username within the window before 429.
+    pub max_failures_per_username: u32,
+    /// Failures per client address within the window before 429.
+    pub max_failures_per_address: u32,
+    /// Window length in seconds.
+    pub failure_window_seconds: u64,
+    /// Networks (CIDR) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Users known at start.
 #[derive(Debug, Clone, Deserialize)]
 pub struct UserSettings {
-    /// Demo users with clear-text passwords, hashed at start. Local profile only.
+    /// Demo users with clear-text passwords. Local profile only.
     #[serde(default)]
     pub demo: Vec<DemoUser>,
+    /// Users with password hashes, created if missing.
+    #[serde(default)]
+    pub bootstrap: Vec<BootstrapUser>,
 }
 
 /// A demo user.
@@ -59,12 +127,24 @@ pub struct UserSettings {
 pub struct DemoUser {
     /// Username.
     pub username: String,
-    /// Clear-text password (hashed with argon2id before use).
+    /// Clear-text password (hashed with argon2id before it is stored).
     pub password: SecretString,
+    /// Roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
-/// Longest accepted token lifetime: a day. Longer-lived access is what refresh tokens are for.
-pub const MAX_ACCESS_TOKEN_TTL_SECONDS: u64 = 24 * 60 * 60;
+/// A user created from configuration in any environment.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BootstrapUser {
+    /// Username.
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: SecretString,
+    /// Roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
 
 impl Settings {
     /// Loads the settings for `APP_ENVIRONMENT` from the files and the process environment.
@@ -82,11 +162,13 @@ impl Settings {
 
     /// Refuses settings that are unsafe for their environment.
     pub fn validate(&self) -> anyhow::Result<()> {
-        service_kit::secrets::check_shared_secret(
-            "AUTH__JWT__SECRET",
-            &self.jwt.secret,
-            self.environment,
-        )?;
+        if self.jwt.algorithm == SigningAlgorithm::HS256 {
+            service_kit::secrets::check_shared_secret(
+                "AUTH__JWT__SECRET",
+                &self.jwt.secret,
+                self.environment,
+            )?;
+        }
         if self.environment == Environment::Production && !self.users.demo.is_empty() {
             anyhow::bail!("demo users are not allowed in production (users.demo)");
         }
@@ -97,6 +179,16 @@ impl Settings {
         if ttl == 0 || ttl > MAX_ACCESS_TOKEN_TTL_SECONDS {
             anyhow::bail!(
                 "jwt.access_token_ttl_seconds must be between 1 and {MAX_ACCESS_TOKEN_TTL_SECONDS}"
+            );
+        }
+        if self.jwt.refresh_token_ttl_seconds < ttl {
+            anyhow::bail!(
+                "jwt.refresh_token_ttl_seconds must not be shorter than the access token's"
+            );
+        }
+        if self.keys.reload_interval_seconds == 0 || self.login.failure_window_seconds == 0 {
+            anyhow::bail!(
+                "keys.reload_interval_seconds and login.failure_window_seconds must be positive"
             );
         }
         Ok(())
@@ -119,38 +211,50 @@ mod tests {
     const STRONG: &str = "9f1c2e7a5b3d4f60a8e1c2d3b4a5f6e7d8c9b0a1";
 
     #[test]
-    fn local_profile_serves_the_seeds_demo_user_on_8081() {
+    fn local_profile_serves_the_seeds_demo_user_on_8081_with_eddsa() {
         let settings = load(Environment::Local, &[]).unwrap();
         assert_eq!(settings.application.port, 8081);
+        assert_eq!(settings.jwt.algorithm, SigningAlgorithm::EdDSA);
+        assert!(settings.registration.enabled);
         assert_eq!(settings.users.demo.len(), 1);
         assert_eq!(settings.users.demo[0].username, "user1");
     }
 
     #[test]
-    fn production_refuses_a_missing_or_default_secret() {
-        let missing = load(Environment::Production, &[]).unwrap_err();
-        assert!(missing.to_string().contains("not set"), "{missing}");
-        let default = load(
-            Environment::Production,
-            &[(
-                "AUTH__JWT__SECRET",
-                service_kit::secrets::LOCAL_DEVELOPMENT_SECRET,
-            )],
-        )
-        .unwrap_err();
-        assert!(default.to_string().contains("example"), "{default}");
-    }
-
-    #[test]
-    fn production_starts_with_a_strong_secret_and_listens_on_all_interfaces() {
-        let settings = load(Environment::Production, &[("AUTH__JWT__SECRET", STRONG)]).unwrap();
+    fn production_with_eddsa_needs_no_secret_and_closes_registration() {
+        let settings = load(Environment::Production, &[]).unwrap();
         assert_eq!(settings.application.host, "0.0.0.0");
+        assert!(!settings.registration.enabled);
         assert!(settings.users.demo.is_empty());
     }
 
     #[test]
+    fn production_hs256_refuses_a_missing_or_default_secret() {
+        let hs = ("AUTH__JWT__ALGORITHM", "HS256");
+        let missing = load(Environment::Production, &[hs]).unwrap_err();
+        assert!(missing.to_string().contains("not set"), "{missing}");
+        let default = load(
+            Environment::Production,
+            &[
+                hs,
+                (
+                    "AUTH__JWT__SECRET",
+                    service_kit::secrets::LOCAL_DEVELOPMENT_SECRET,
+                ),
+            ],
+        )
+        .unwrap_err();
+        assert!(default.to_string().contains("example"), "{default}");
+        load(
+            Environment::Production,
+            &[hs, ("AUTH__JWT__SECRET", STRONG)],
+        )
+        .unwrap();
+    }
+
+    #[test]
     fn production_refuses_demo_users() {
-        let mut settings = load(Environment::Production, &[("AUTH__JWT__SECRET", STRONG)]).unwrap();
+        let mut settings = load(Environment::Production, &[]).unwrap();
         settings.users.demo = load(Environment::Local, &[]).unwrap().users.demo;
         let err = settings.validate().unwrap_err();
         assert!(err.to_string().contains("demo users"), "{err}");

@@ -1,8 +1,14 @@
-//! The auth-service: checks passwords and issues signed access tokens.
+//! The auth-service: owns users, password hashes, refresh tokens and signing keys; checks
+//! passwords and issues signed access tokens.
 
+pub mod cli;
 pub mod configuration;
+pub mod db;
 pub mod error;
+pub mod keys;
+pub mod limiter;
 pub mod password;
+pub mod refresh;
 pub mod routes;
 pub mod startup;
 pub mod tokens;

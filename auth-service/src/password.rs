@@ -48,6 +48,18 @@ pub fn hash_blocking(password: &SecretString) -> anyhow::Result<String> {
 }
 
 impl PasswordHasher {
+    /// Hashes `password` off the async workers, waiting for a free slot.
+    pub async fn hash(&self, password: SecretString) -> anyhow::Result<String> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .context("password hasher closed")?;
+        tokio::task::spawn_blocking(move || hash_blocking(&password))
+            .await
+            .context("password hashing task failed")?
+    }
+
     /// Whether `password` matches the PHC string `hash`. A malformed hash counts as no match
     /// but is reported, since it means the store is damaged.
     pub async fn verify(&self, password: SecretString, hash: String) -> anyhow::Result<bool> {

@@ -1,5 +1,6 @@
-//! Signing access tokens.
+//! Signing access tokens, with the rotating Ed25519 keys or the HS256 shared secret.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -7,8 +8,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::ExposeSecret;
 use shared::Claims;
 
-use crate::configuration::JwtSettings;
-use crate::users::AuthenticatedUser;
+use crate::configuration::{JwtSettings, SigningAlgorithm};
+use crate::keys::KeyRing;
+use crate::users::User;
 
 /// A freshly signed access token.
 #[derive(Debug)]
@@ -19,10 +21,14 @@ pub struct IssuedToken {
     pub expires_in: u64,
 }
 
-/// Signs access tokens with the configured key, issuer, audience and lifetime.
+enum Signer {
+    EdDSA(Arc<KeyRing>),
+    Hs256(EncodingKey),
+}
+
+/// Signs access tokens with the configured keys, issuer, audience and lifetime.
 pub struct TokenIssuer {
-    key: EncodingKey,
-    header: Header,
+    signer: Signer,
     issuer: String,
     audience: String,
     ttl_seconds: u64,
@@ -30,7 +36,7 @@ pub struct TokenIssuer {
 
 impl std::fmt::Debug for TokenIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The key stays out of every log line.
+        // Keys stay out of every log line.
         f.debug_struct("TokenIssuer")
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
@@ -40,13 +46,17 @@ impl std::fmt::Debug for TokenIssuer {
 }
 
 impl TokenIssuer {
-    /// An HS256 issuer for the configured shared secret.
-    pub fn new(settings: &JwtSettings) -> anyhow::Result<Self> {
-        let key = EncodingKey::from_secret(settings.secret.expose_secret().as_bytes())
-            .context("building the HS256 signing key")?;
+    /// An issuer for the configured algorithm; `keys` is required for EdDSA.
+    pub fn new(settings: &JwtSettings, keys: Option<Arc<KeyRing>>) -> anyhow::Result<Self> {
+        let signer = match settings.algorithm {
+            SigningAlgorithm::EdDSA => Signer::EdDSA(keys.context("EdDSA needs a key ring")?),
+            SigningAlgorithm::HS256 => Signer::Hs256(
+                EncodingKey::from_secret(settings.secret.expose_secret().as_bytes())
+                    .context("building the HS256 signing key")?,
+            ),
+        };
         Ok(Self {
-            key,
-            header: Header::new(Algorithm::HS256),
+            signer,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
             ttl_seconds: settings.access_token_ttl_seconds,
@@ -54,14 +64,14 @@ impl TokenIssuer {
     }
 
     /// Signs a token for `user`, valid from now for the configured lifetime.
-    pub fn issue(&self, user: &AuthenticatedUser) -> anyhow::Result<IssuedToken> {
+    pub fn issue(&self, user: &User) -> anyhow::Result<IssuedToken> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .context("system clock is before 1970")?
             .as_secs();
         let claims = Claims {
             user: user.username.clone(),
-            sub: user.subject.clone(),
+            sub: user.id.clone(),
             exp: now + self.ttl_seconds,
             iat: now,
             nbf: now,
@@ -70,8 +80,18 @@ impl TokenIssuer {
             jti: uuid::Uuid::new_v4().to_string(),
             roles: user.roles.clone(),
         };
-        let token = jsonwebtoken::encode(&self.header, &claims, &self.key)
-            .context("signing an access token")?;
+        let token = match &self.signer {
+            Signer::Hs256(key) => {
+                jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)
+            }
+            Signer::EdDSA(ring) => {
+                let (kid, key) = ring.signer()?;
+                let mut header = Header::new(Algorithm::EdDSA);
+                header.kid = Some(kid);
+                jsonwebtoken::encode(&header, &claims, &key)
+            }
+        }
+        .context("signing an access token")?;
         Ok(IssuedToken {
             token,
             expires_in: self.ttl_seconds,

@@ -41,10 +41,28 @@ fn local() -> Environment {
     Environment::Local
 }
 
+/// Where verification keys come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerificationMode {
+    /// The auth-service's published JWKS: the gateway holds no secret.
+    Jwks,
+    /// A shared HS256 secret (the seed's scheme).
+    Hs256,
+}
+
 /// Token verification.
 #[derive(Debug, Clone, Deserialize)]
 pub struct JwtSettings {
-    /// HS256 shared secret, the auth-service's.
+    /// JWKS (default) or HS256.
+    pub mode: VerificationMode,
+    /// JWKS mode: where the auth-service publishes its keys.
+    pub jwks_url: String,
+    /// JWKS mode: seconds between scheduled refreshes.
+    pub jwks_refresh_seconds: u64,
+    /// JWKS mode: least seconds between refetches caused by unknown key ids.
+    pub jwks_refetch_cooldown_seconds: u64,
+    /// HS256 mode: the shared secret, the auth-service's.
     pub secret: SecretString,
     /// The only accepted `iss`.
     pub issuer: String,
@@ -112,11 +130,23 @@ impl Settings {
     /// Refuses settings that are unsafe or inconsistent. The route table itself is checked
     /// when it is built (see [`crate::routing::RouteTable::new`]).
     pub fn validate(&self) -> anyhow::Result<()> {
-        service_kit::secrets::check_shared_secret(
-            "GATEWAY__JWT__SECRET",
-            &self.jwt.secret,
-            self.environment,
-        )?;
+        match self.jwt.mode {
+            VerificationMode::Hs256 => service_kit::secrets::check_shared_secret(
+                "GATEWAY__JWT__SECRET",
+                &self.jwt.secret,
+                self.environment,
+            )?,
+            VerificationMode::Jwks => {
+                let url = reqwest::Url::parse(&self.jwt.jwks_url)
+                    .map_err(|e| anyhow::anyhow!("jwt.jwks_url is not a URL: {e}"))?;
+                if url.scheme() != "http" {
+                    anyhow::bail!("jwt.jwks_url must be an http:// URL on the private network");
+                }
+                if self.jwt.jwks_refresh_seconds == 0 {
+                    anyhow::bail!("jwt.jwks_refresh_seconds must be positive");
+                }
+            }
+        }
         if self.jwt.issuer.is_empty() || self.jwt.audience.is_empty() {
             anyhow::bail!("jwt.issuer and jwt.audience must not be empty");
         }
@@ -157,15 +187,24 @@ mod tests {
     }
 
     #[test]
-    fn production_refuses_the_development_secret() {
+    fn production_hs256_refuses_the_development_secret() {
         let err = load(
             Environment::Production,
-            &[(
-                "GATEWAY__JWT__SECRET",
-                service_kit::secrets::LOCAL_DEVELOPMENT_SECRET,
-            )],
+            &[
+                ("GATEWAY__JWT__MODE", "hs256"),
+                (
+                    "GATEWAY__JWT__SECRET",
+                    service_kit::secrets::LOCAL_DEVELOPMENT_SECRET,
+                ),
+            ],
         )
         .unwrap_err();
         assert!(err.to_string().contains("example"), "{err}");
+    }
+
+    #[test]
+    fn production_jwks_mode_needs_no_secret() {
+        let settings = load(Environment::Production, &[]).unwrap();
+        assert_eq!(settings.jwt.mode, VerificationMode::Jwks);
     }
 }

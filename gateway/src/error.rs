@@ -6,6 +6,8 @@ use actix_web::{HttpResponse, ResponseError};
 use service_kit::errors::{INTERNAL_ERROR, json_error};
 use shared::messages;
 
+use crate::auth::Rejection;
+
 /// Why the gateway answered instead of the upstream.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -46,6 +48,7 @@ pub enum GatewayError {
 impl ResponseError for GatewayError {
     fn status_code(&self) -> StatusCode {
         match self {
+            Self::TokenInvalid(Rejection::KeysUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
             Self::TokenMissing | Self::TokenInvalid(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::UnsafePath | Self::BadBody(_) => StatusCode::BAD_REQUEST,
@@ -59,6 +62,10 @@ impl ResponseError for GatewayError {
     fn error_response(&self) -> HttpResponse {
         let message = match self {
             Self::TokenMissing => messages::TOKEN_MISSING.to_owned(),
+            Self::TokenInvalid(Rejection::KeysUnavailable) => {
+                tracing::warn!("token not verifiable: JWKS never fetched");
+                "Token verification is unavailable.".to_owned()
+            }
             Self::TokenInvalid(reason) => {
                 tracing::info!(%reason, "token rejected");
                 messages::TOKEN_INVALID.to_owned()

@@ -4,8 +4,11 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use service_kit::{errors, health, middleware, server};
 
-use crate::auth::TokenVerifier;
-use crate::configuration::Settings;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::{JwksCache, TokenVerifier};
+use crate::configuration::{Settings, VerificationMode};
 use crate::proxy::Proxy;
 use crate::routes;
 use crate::routing::RouteTable;
@@ -17,6 +20,8 @@ pub struct GatewayState {
     pub routes: RouteTable,
     /// Token verification.
     pub verifier: TokenVerifier,
+    /// The JWKS cache (JWKS mode only).
+    pub jwks: Option<Arc<JwksCache>>,
     /// Upstream client.
     pub proxy: Proxy,
     /// Body of `GET /`.
@@ -31,9 +36,18 @@ impl Application {
     /// Builds the state and binds the listener; serving starts with
     /// [`Self::run_until_stopped`].
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let jwks = match settings.jwt.mode {
+            VerificationMode::Jwks => {
+                let cache = Arc::new(JwksCache::new(&settings.jwt)?);
+                cache.spawn_refresher(Duration::from_secs(settings.jwt.jwks_refresh_seconds));
+                Some(cache)
+            }
+            VerificationMode::Hs256 => None,
+        };
         let state = web::Data::new(GatewayState {
             routes: RouteTable::new(&settings.routes, &settings.upstreams)?,
-            verifier: TokenVerifier::new(&settings.jwt)?,
+            verifier: TokenVerifier::new(&settings.jwt, jwks.clone())?,
+            jwks,
             proxy: Proxy::new(&settings.proxy)?,
             welcome_message: settings.welcome_message.clone(),
         });
@@ -45,7 +59,7 @@ impl Application {
                 .wrap(from_fn(middleware::limit_headers))
                 .wrap(from_fn(middleware::request_id))
                 .app_data(state.clone())
-                .configure(health::configure)
+                .configure(health::configure_live)
                 .configure(routes::configure)
         })
         .shutdown_timeout(server::SHUTDOWN_TIMEOUT_SECS)

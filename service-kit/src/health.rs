@@ -13,13 +13,30 @@ struct Status {
     status: &'static str,
 }
 
-/// Registers both probes. A service whose readiness depends on more than being up (a
-/// database, keys) registers its own handler for [`READY_PATH`] first.
+/// Registers both probes, for a service that is ready as soon as it is up.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(LIVE_PATH, web::get().to(ok))
-        .route(READY_PATH, web::get().to(ok));
+    configure_live(cfg);
+    cfg.route(READY_PATH, web::get().to(ok));
+}
+
+/// Registers the liveness probe only, for a service whose readiness depends on more (a
+/// database): it registers its own handler at [`READY_PATH`].
+pub fn configure_live(cfg: &mut web::ServiceConfig) {
+    cfg.route(LIVE_PATH, web::get().to(ok));
 }
 
 async fn ok() -> HttpResponse {
+    ready()
+}
+
+/// The readiness answer when a dependency is down: 503 `{"status":"unavailable"}`.
+pub fn unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable().json(Status {
+        status: "unavailable",
+    })
+}
+
+/// The readiness answer when everything is up: 200 `{"status":"ok"}`.
+pub fn ready() -> HttpResponse {
     HttpResponse::Ok().json(Status { status: "ok" })
 }

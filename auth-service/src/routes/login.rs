@@ -1,17 +1,17 @@
-//! `POST /login`: username and password in, signed access token out.
+//! `POST /login`: username and password in, access and refresh tokens out.
 
-use actix_web::http::header;
+use std::net::IpAddr;
+
 use actix_web::{HttpRequest, HttpResponse, web};
+use ipnet::IpNet;
 use secrecy::SecretString;
-use serde_json::Value;
-use shared::login::LoginResponse;
 
-use crate::error::LoginError;
+use super::body::{MAX_BODY_BYTES, json_object};
+use super::respond_with_tokens;
+use crate::error::ApiError;
 use crate::startup::AppState;
 
-/// Largest `/login` body accepted; a username and a password fit many times over.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
-/// Longest username accepted, in bytes.
+/// Longest username accepted at login, in bytes (registration allows 64 characters).
 pub const MAX_USERNAME_BYTES: usize = 256;
 /// Longest password accepted, in bytes. Bounds the hashing work one request can cause.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -30,64 +30,48 @@ async fn login(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, LoginError> {
-    require_json(&req)?;
-    let (username, password) = parse(&body)?;
+) -> Result<HttpResponse, ApiError> {
+    let mut fields = json_object(&req, &body)?;
+    let username = fields.string("username", MAX_USERNAME_BYTES)?;
+    let password = SecretString::from(fields.string("password", MAX_PASSWORD_BYTES)?);
     tracing::Span::current().record("username", username.as_str());
-    let user = state
-        .users
-        .authenticate(&username, password)
-        .await?
-        .ok_or(LoginError::InvalidCredentials)?;
-    let issued = state.tokens.issue(&user)?;
-    tracing::info!("token issued");
-    Ok(HttpResponse::Ok().json(LoginResponse {
-        token: issued.token,
-        token_type: "Bearer".to_owned(),
-        expires_in: issued.expires_in,
-    }))
-}
 
-/// A body without a Content-Type is read as JSON (curl's `-d` with `-H` forgotten is common);
-/// any other declared type is refused.
-fn require_json(req: &HttpRequest) -> Result<(), LoginError> {
-    match req.headers().get(header::CONTENT_TYPE) {
-        None => Ok(()),
-        Some(value) => {
-            let essence = value.to_str().unwrap_or("").split(';').next().unwrap_or("");
-            let essence = essence.trim().to_ascii_lowercase();
-            if essence == "application/json" || essence.ends_with("+json") {
-                Ok(())
-            } else {
-                Err(LoginError::UnsupportedMediaType)
-            }
-        }
+    let address = client_address(&req, &state.trusted_proxies);
+    if let Some(wait) = state.limiter.check(&username, address) {
+        tracing::warn!(%address, "login refused: too many failures");
+        return Err(ApiError::TooManyAttempts(wait));
     }
+    let Some(user) = state.users.authenticate(&username, password).await? else {
+        state.limiter.record_failure(&username, address);
+        tracing::info!(%address, "login failed");
+        return Err(ApiError::InvalidCredentials);
+    };
+    state.limiter.record_success(&username);
+    let refresh = state.refresh.start_family(&user.id).await?;
+    tracing::info!("tokens issued");
+    respond_with_tokens(&state, &user, refresh)
 }
 
-/// Reads `{"username": string, "password": string}`, naming the field that is wrong and
-/// never echoing a value back.
-fn parse(body: &[u8]) -> Result<(String, SecretString), LoginError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| LoginError::BadRequest("Request body is not valid JSON.".to_owned()))?;
-    let Value::Object(mut fields) = value else {
-        return Err(LoginError::BadRequest(
-            "Request body must be a JSON object.".to_owned(),
-        ));
-    };
-    let mut field = |name: &str, max: usize| match fields.remove(name) {
-        Some(Value::String(s)) if s.len() <= max => Ok(s),
-        Some(Value::String(_)) => Err(LoginError::BadRequest(format!(
-            "Field \"{name}\" is too long (at most {max} bytes)."
-        ))),
-        Some(_) => Err(LoginError::BadRequest(format!(
-            "Field \"{name}\" must be a string."
-        ))),
-        None => Err(LoginError::BadRequest(format!(
-            "Field \"{name}\" is required."
-        ))),
-    };
-    let username = field("username", MAX_USERNAME_BYTES)?;
-    let password = field("password", MAX_PASSWORD_BYTES)?;
-    Ok((username, SecretString::from(password)))
+/// The client's address: the connection's peer, or, when the peer is a trusted proxy (the
+/// gateway), the nearest untrusted address in `X-Forwarded-For`.
+pub fn client_address(req: &HttpRequest, trusted: &[IpNet]) -> IpAddr {
+    let peer = req
+        .peer_addr()
+        .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
+        .collect::<Vec<_>>();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .unwrap_or(peer)
 }

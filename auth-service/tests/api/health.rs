@@ -1,8 +1,8 @@
-use crate::helpers::{assert_json_error, spawn_app};
+use crate::helpers::{Backend, assert_json_error, spawn_app};
 
 #[tokio::test]
 async fn liveness_and_readiness_answer_ok_json() {
-    let app = spawn_app().await;
+    let app = spawn_app(Backend::Sqlite).await;
     for path in ["/health/live", "/health/ready"] {
         let response = app
             .client
@@ -18,7 +18,7 @@ async fn liveness_and_readiness_answer_ok_json() {
 
 #[tokio::test]
 async fn unknown_paths_and_methods_answer_json_not_html() {
-    let app = spawn_app().await;
+    let app = spawn_app(Backend::Sqlite).await;
     let missing = app
         .client
         .get(format!("{}/nope", app.address))
@@ -38,7 +38,7 @@ async fn unknown_paths_and_methods_answer_json_not_html() {
 
 #[tokio::test]
 async fn a_request_id_is_echoed_or_created() {
-    let app = spawn_app().await;
+    let app = spawn_app(Backend::Sqlite).await;
     let url = format!("{}/health/live", app.address);
 
     let echoed = app
@@ -65,7 +65,7 @@ async fn a_request_id_is_echoed_or_created() {
 
 #[tokio::test]
 async fn oversized_headers_get_a_json_431() {
-    let app = spawn_app().await;
+    let app = spawn_app(Backend::Sqlite).await;
     let response = app
         .client
         .get(format!("{}/health/live", app.address))

@@ -1,13 +1,80 @@
-//! Starting the auth-service for a test and talking to it.
+//! Starting the auth-service for a test, on SQLite or PostgreSQL, and talking to it.
 
 use std::collections::HashMap;
 
 use auth_service::configuration::Settings;
 use auth_service::startup::Application;
+use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::ExposeSecret;
+use serde_json::{Value, json};
 use service_kit::configuration::{EnvVars, Environment};
 use shared::Claims;
+
+/// Where a test's database lives.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// A fresh SQLite file in a fresh temporary folder.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server at this URL.
+    Postgres(String),
+}
+
+/// Server URL for the PostgreSQL runs, e.g. `postgres://postgres:postgres@127.0.0.1:5432/postgres`.
+pub const POSTGRES_URL_VARIABLE: &str = "TEST_DATABASE_URL";
+
+impl Backend {
+    /// The PostgreSQL backend, or `None` when no server is configured. With
+    /// `REQUIRE_POSTGRES=1` (CI) a missing server fails the test instead of skipping it.
+    pub fn postgres() -> Option<Self> {
+        match std::env::var(POSTGRES_URL_VARIABLE) {
+            Ok(url) => Some(Self::Postgres(url)),
+            Err(_) if std::env::var_os("REQUIRE_POSTGRES").is_some() => {
+                panic!("REQUIRE_POSTGRES is set but {POSTGRES_URL_VARIABLE} is not")
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// A URL to a database nobody else uses.
+    pub async fn fresh_database_url(&self) -> String {
+        let name = format!("auth_test_{}", uuid::Uuid::new_v4().simple());
+        match self {
+            Self::Sqlite => {
+                let folder = std::env::temp_dir().join(name);
+                format!("sqlite://{}/auth.db?mode=rwc", folder.display())
+            }
+            Self::Postgres(server) => {
+                use sqlx::Connection;
+                sqlx::any::install_default_drivers();
+                let mut admin = sqlx::AnyConnection::connect(server).await.unwrap();
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                let mut url = reqwest::Url::parse(server).unwrap();
+                url.set_path(&name);
+                url.to_string()
+            }
+        }
+    }
+}
+
+/// Runs each named `async fn(Backend)` once on SQLite and once on PostgreSQL (skipped, or
+/// failed under `REQUIRE_POSTGRES`, when no server is configured).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name($crate::helpers::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() {
+                if let Some(backend) = $crate::helpers::Backend::postgres() { super::$name(backend).await }
+            })*
+        }
+    };
+}
 
 pub struct TestApp {
     pub address: String,
@@ -15,15 +82,21 @@ pub struct TestApp {
     pub settings: Settings,
 }
 
-/// The local profile (with the seed's demo user), on a free port, isolated from the shell's
-/// environment. Set `TEST_LOG=1` to see the service's logs.
-pub async fn spawn_app() -> TestApp {
-    if std::env::var_os("TEST_LOG").is_some() {
-        service_kit::telemetry::init(Default::default());
-    }
+/// The local profile's settings (with the seed's demo user) on a free port and a fresh
+/// database, isolated from the shell's environment.
+pub async fn test_settings(backend: &Backend) -> Settings {
     let mut settings =
         Settings::load_with(Environment::Local, EnvVars::Given(HashMap::new())).unwrap();
     settings.application.port = 0;
+    settings.database.url = backend.fresh_database_url().await.into();
+    settings
+}
+
+/// Starts the service with `settings`. Set `TEST_LOG=1` to see its logs.
+pub async fn spawn_with(settings: Settings) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        service_kit::telemetry::init(Default::default());
+    }
     let app = Application::build(settings.clone()).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
@@ -34,10 +107,19 @@ pub async fn spawn_app() -> TestApp {
     }
 }
 
+/// The local profile on a fresh database of `backend`.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_with(test_settings(&backend).await).await
+}
+
 impl TestApp {
-    pub async fn post_login_raw(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
         self.client
-            .post(format!("{}/login", self.address))
+            .post(self.url(path))
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -45,24 +127,65 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn post_login_raw(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.post_json("/login", body).await
+    }
+
     pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
-        let body = serde_json::json!({ "username": username, "password": password });
+        let body = json!({ "username": username, "password": password });
         self.post_login_raw(body.to_string()).await
     }
 
-    /// Decodes a token with the service's own key and strict validation.
-    pub fn decode(&self, token: &str) -> Claims {
-        let secret = self.settings.jwt.secret.expose_secret().as_bytes();
-        let mut validation = Validation::new(Algorithm::HS256);
+    /// Logs in and returns the token response; panics unless it is 200.
+    pub async fn login_ok(&self, username: &str, password: &str) -> Value {
+        let response = self.login(username, password).await;
+        assert_eq!(response.status().as_u16(), 200, "login of {username}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> reqwest::Response {
+        let body = json!({ "username": username, "password": password });
+        self.post_json("/register", body.to_string()).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        let body = json!({ "refresh_token": refresh_token });
+        self.post_json("/refresh", body.to_string()).await
+    }
+
+    pub async fn jwks(&self) -> JwkSet {
+        let response = self
+            .client
+            .get(self.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Verifies a token the way a strict gateway would: EdDSA with the published key its
+    /// `kid` names (or HS256 with the secret), issuer and audience checked.
+    pub async fn decode(&self, token: &str) -> Claims {
+        let header = jsonwebtoken::decode_header(token).unwrap();
+        let (key, algorithm) = match header.alg {
+            Algorithm::HS256 => {
+                let secret = self.settings.jwt.secret.expose_secret().as_bytes();
+                (DecodingKey::from_secret(secret).unwrap(), Algorithm::HS256)
+            }
+            _ => {
+                let kid = header.kid.expect("EdDSA tokens carry a kid");
+                let jwks = self.jwks().await;
+                let jwk = jwks.find(&kid).expect("the token's key is published");
+                (DecodingKey::from_jwk(jwk).unwrap(), Algorithm::EdDSA)
+            }
+        };
+        let mut validation = Validation::new(algorithm);
         validation.set_issuer(&[&self.settings.jwt.issuer]);
         validation.set_audience(&[&self.settings.jwt.audience]);
-        jsonwebtoken::decode::<Claims>(
-            token,
-            &DecodingKey::from_secret(secret).unwrap(),
-            &validation,
-        )
-        .unwrap()
-        .claims
+        jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .unwrap()
+            .claims
     }
 }
 
@@ -77,6 +200,6 @@ pub async fn assert_json_error(response: reqwest::Response, status: u16, message
         content_type.starts_with("application/json"),
         "{content_type}"
     );
-    let body: serde_json::Value = response.json().await.unwrap();
+    let body: Value = response.json().await.unwrap();
     assert_eq!(body["message"], message, "{body}");
 }

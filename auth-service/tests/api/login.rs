@@ -1,23 +1,32 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::helpers::{assert_json_error, spawn_app};
+use crate::helpers::{Backend, assert_json_error, spawn_app};
 
-#[tokio::test]
-async fn login_with_the_seeds_demo_user_returns_a_signed_token() {
-    let app = spawn_app().await;
+crate::on_both_backends!(
+    login_with_the_seeds_demo_user_returns_signed_tokens,
+    wrong_credentials_get_the_seeds_401,
+);
+
+async fn login_with_the_seeds_demo_user_returns_signed_tokens(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app.login("user1", "password123").await;
     assert_eq!(response.status().as_u16(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["refresh_token"].as_str().unwrap().len(), 43);
+    assert_eq!(body["refresh_expires_in"], 1_209_600);
 
-    let claims = app.decode(body["token"].as_str().unwrap());
+    let token = body["token"].as_str().unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
+    let claims = app.decode(token).await;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
     assert_eq!(claims.user, "user1");
-    assert_eq!(claims.sub, "user1");
+    assert_eq!(claims.sub.len(), 36, "sub is the user's stable id");
     assert_eq!(claims.iss, "auth-service");
     assert_eq!(claims.aud, "api");
     assert!(
@@ -32,7 +41,7 @@ async fn login_with_the_seeds_demo_user_returns_a_signed_token() {
 
 #[tokio::test]
 async fn every_token_gets_its_own_id() {
-    let app = spawn_app().await;
+    let app = spawn_app(Backend::Sqlite).await;
     let mut ids = Vec::new();
     for _ in 0..2 {
         let body: serde_json::Value = app
@@ -41,14 +50,13 @@ async fn every_token_gets_its_own_id() {
             .json()
             .await
             .unwrap();
-        ids.push(app.decode(body["token"].as_str().unwrap()).jti);
+        ids.push(app.decode(body["token"].as_str().unwrap()).await.jti);
     }
     assert_ne!(ids[0], ids[1]);
 }
 
-#[tokio::test]
-async fn wrong_credentials_get_the_seeds_401() {
-    let app = spawn_app().await;
+async fn wrong_credentials_get_the_seeds_401(backend: Backend) {
+    let app = spawn_app(backend).await;
     let cases = [
         ("user1", "wrong", "wrong password"),
         ("nobody", "password123", "unknown user"),
@@ -72,7 +80,7 @@ async fn wrong_credentials_get_the_seeds_401() {
 
 #[tokio::test]
 async fn malformed_bodies_get_a_400_naming_the_problem() {
-    let app = spawn_app().await;
+    let app = spawn_app(Backend::Sqlite).await;
     let cases = [
         (
             "{not json",
@@ -119,7 +127,7 @@ async fn malformed_bodies_get_a_400_naming_the_problem() {
 
 #[tokio::test]
 async fn overlong_fields_are_refused_before_any_hashing() {
-    let app = spawn_app().await;
+    let app = spawn_app(Backend::Sqlite).await;
     let long_user = app.login(&"u".repeat(257), "pw").await;
     assert_json_error(
         long_user,
@@ -138,7 +146,7 @@ async fn overlong_fields_are_refused_before_any_hashing() {
 
 #[tokio::test]
 async fn a_body_of_megabytes_gets_a_json_413() {
-    let app = spawn_app().await;
+    let app = spawn_app(Backend::Sqlite).await;
     let huge = format!(
         r#"{{"username":"user1","password":"{}"}}"#,
         "p".repeat(4 << 20)
@@ -154,7 +162,7 @@ async fn a_body_of_megabytes_gets_a_json_413() {
 
 #[tokio::test]
 async fn a_non_json_content_type_gets_a_415() {
-    let app = spawn_app().await;
+    let app = spawn_app(Backend::Sqlite).await;
     let response = app
         .client
         .post(format!("{}/login", app.address))
@@ -168,7 +176,7 @@ async fn a_non_json_content_type_gets_a_415() {
 
 #[tokio::test]
 async fn a_json_body_without_content_type_is_accepted() {
-    let app = spawn_app().await;
+    let app = spawn_app(Backend::Sqlite).await;
     let response = app
         .client
         .post(format!("{}/login", app.address))

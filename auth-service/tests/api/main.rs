@@ -1,4 +1,5 @@
-//! Integration tests of the auth-service: the real service on port 0, driven over HTTP.
+//! Integration tests of the auth-service: the real service on port 0, driven over HTTP,
+//! on SQLite and (when `TEST_DATABASE_URL` names a server) on PostgreSQL.
 
 // A panic is how a test reports failure.
 #![allow(clippy::unwrap_used)]
@@ -6,3 +7,5 @@
 mod health;
 mod helpers;
 mod login;
+mod refresh;
+mod register;

@@ -3,10 +3,21 @@
 pub mod proxy;
 pub mod welcome;
 
-use actix_web::web;
+use actix_web::{HttpResponse, web};
+
+use crate::startup::GatewayState;
+
+/// Ready once tokens can be verified: in JWKS mode, after the first successful fetch.
+async fn ready(state: web::Data<GatewayState>) -> HttpResponse {
+    match &state.jwks {
+        Some(cache) if !cache.is_loaded() => service_kit::health::unavailable(),
+        _ => service_kit::health::ready(),
+    }
+}
 
 /// Registers the gateway's own routes and the proxy as the fallback for every other path.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     welcome::configure(cfg);
+    cfg.route(service_kit::health::READY_PATH, web::get().to(ready));
     cfg.default_service(web::to(proxy::forward));
 }

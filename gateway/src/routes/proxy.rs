@@ -26,7 +26,7 @@ pub async fn forward(
         Access::Public => None,
         Access::Protected => {
             let token = auth::token_from(req.headers()).ok_or(GatewayError::TokenMissing)?;
-            Some(state.verifier.verify(token)?)
+            Some(state.verifier.verify(token).await?)
         }
     };
     state

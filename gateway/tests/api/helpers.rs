@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use gateway::configuration::{Access, RouteSettings, Settings, UpstreamSettings};
+use gateway::configuration::{Access, RouteSettings, Settings, UpstreamSettings, VerificationMode};
 use gateway::startup::Application;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::ExposeSecret;
@@ -78,6 +78,8 @@ pub async fn spawn_app() -> TestApp {
     let mut settings =
         Settings::load_with(Environment::Local, EnvVars::Given(HashMap::new())).unwrap();
     settings.application.port = 0;
+    // These tests mint HS256 tokens with the local secret; JWKS mode has its own tests.
+    settings.jwt.mode = VerificationMode::Hs256;
     settings.proxy.request_timeout_ms = REQUEST_TIMEOUT_MS;
     settings.proxy.max_body_bytes = MAX_BODY_BYTES;
     let echo = spawn_echo_upstream();

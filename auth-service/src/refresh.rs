@@ -1,0 +1,238 @@
+//! Refresh tokens: opaque, stored only as SHA-256 hashes, rotated on every use, with reuse
+//! detection that revokes the whole family.
+//!
+//! Every rotation runs in one transaction whose first statement updates the presented
+//! token's row. That row lock (PostgreSQL) or write lock (SQLite) serialises concurrent
+//! rotations of one token, so a token never has two live successors.
+
+use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::db::{Pool, now};
+
+/// Random bytes in a refresh token: 256 bits, beyond guessing.
+pub const TOKEN_BYTES: usize = 32;
+
+/// A refresh token just handed out.
+#[derive(Debug)]
+pub struct IssuedRefresh {
+    /// The opaque token; only its hash is stored.
+    pub token: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+}
+
+/// Why a refresh token was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Unknown, expired or revoked.
+    #[error("refresh token invalid")]
+    Invalid,
+    /// Already used, outside the grace window: the family is now revoked.
+    #[error("refresh token reused")]
+    Reused,
+    /// The database failed.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for RefreshError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Unexpected(anyhow::Error::new(e).context("refresh token store"))
+    }
+}
+
+fn hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn new_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Refresh tokens in the database.
+#[derive(Debug, Clone)]
+pub struct RefreshStore {
+    pool: Pool,
+    ttl_seconds: u64,
+    grace_seconds: u64,
+}
+
+impl RefreshStore {
+    /// A store handing out tokens valid for `ttl_seconds`, with a retry grace window.
+    pub fn new(pool: Pool, ttl_seconds: u64, grace_seconds: u64) -> Self {
+        Self {
+            pool,
+            ttl_seconds,
+            grace_seconds,
+        }
+    }
+
+    fn ttl(&self) -> i64 {
+        i64::try_from(self.ttl_seconds).unwrap_or(i64::MAX / 2)
+    }
+
+    /// Starts a new family for `user_id` (a login).
+    pub async fn start_family(&self, user_id: &str) -> anyhow::Result<IssuedRefresh> {
+        let mut conn = self.pool.acquire().await.context("refresh token store")?;
+        let family = uuid::Uuid::new_v4().to_string();
+        self.insert(&mut conn, &family, user_id, None).await
+    }
+
+    async fn insert(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        family: &str,
+        user_id: &str,
+        parent: Option<&str>,
+    ) -> anyhow::Result<IssuedRefresh> {
+        let token = new_token()?;
+        let now = now();
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, parent_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(family)
+        .bind(user_id)
+        .bind(hash(&token))
+        .bind(parent)
+        .bind(now)
+        .bind(now + self.ttl())
+        .execute(&mut *conn)
+        .await
+        .context("storing a refresh token")?;
+        if let Some(parent) = parent {
+            sqlx::query("UPDATE refresh_tokens SET replaced_by = $1 WHERE id = $2")
+                .bind(&id)
+                .bind(parent)
+                .execute(&mut *conn)
+                .await
+                .context("linking a refresh token to its successor")?;
+        }
+        Ok(IssuedRefresh {
+            token,
+            expires_in: self.ttl_seconds,
+        })
+    }
+
+    /// Exchanges `presented` for its successor; returns the successor and the user id.
+    pub async fn rotate(&self, presented: &str) -> Result<(IssuedRefresh, String), RefreshError> {
+        let now = now();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE refresh_tokens SET use_count = use_count + 1, used_at = COALESCE(used_at, $1) \
+             WHERE token_hash = $2 \
+             RETURNING id, family_id, user_id, expires_at, used_at, revoked_at, replaced_by, use_count",
+        )
+        .bind(now)
+        .bind(hash(presented))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(RefreshError::Invalid);
+        };
+        let id: String = row.try_get("id")?;
+        let family: String = row.try_get("family_id")?;
+        let user_id: String = row.try_get("user_id")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let used_at: Option<i64> = row.try_get("used_at")?;
+        let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+        let replaced_by: Option<String> = row.try_get("replaced_by")?;
+        let use_count: i64 = row.try_get("use_count")?;
+
+        if revoked_at.is_some() || expires_at <= now {
+            tx.commit().await?;
+            return Err(RefreshError::Invalid);
+        }
+        if use_count == 1 {
+            let successor = self.insert(&mut tx, &family, &user_id, Some(&id)).await?;
+            tx.commit().await?;
+            return Ok((successor, user_id));
+        }
+        // Presented before. Within the grace window it is a client retrying a response it
+        // lost: void the successor it never saw (if nobody used it) and hand out another.
+        let grace = i64::try_from(self.grace_seconds).unwrap_or(0);
+        let within_grace = used_at.is_some_and(|first| now - first <= grace);
+        if within_grace {
+            let voided = match &replaced_by {
+                Some(previous) => {
+                    sqlx::query(
+                        "UPDATE refresh_tokens SET revoked_at = $1 \
+                         WHERE id = $2 AND use_count = 0 AND revoked_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(previous)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1
+                }
+                None => true,
+            };
+            if voided {
+                let successor = self.insert(&mut tx, &family, &user_id, Some(&id)).await?;
+                tx.commit().await?;
+                return Ok((successor, user_id));
+            }
+        }
+        // Reuse: someone holds a token that was already exchanged. Revoke the family.
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(&family)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(family = %family, "refresh token reuse detected; family revoked");
+        Err(RefreshError::Reused)
+    }
+
+    /// Revokes the family `presented` belongs to; false if the token is unknown.
+    pub async fn revoke_family(&self, presented: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 \
+             WHERE revoked_at IS NULL AND family_id = \
+             (SELECT family_id FROM refresh_tokens WHERE token_hash = $2)",
+        )
+        .bind(now())
+        .bind(hash(presented))
+        .execute(&self.pool)
+        .await
+        .context("revoking a refresh token family")?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_url_safe() {
+        let a = new_token().unwrap();
+        let b = new_token().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+    }
+
+    #[test]
+    fn hashes_are_sha256_hex() {
+        assert_eq!(
+            hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
