@@ -89,6 +89,8 @@ pub async fn test_settings(backend: &Backend) -> Settings {
         Settings::load_with(Environment::Local, EnvVars::Given(HashMap::new())).unwrap();
     settings.application.port = 0;
     settings.database.url = backend.fresh_database_url().await.into();
+    // Rotations made by a test show up within a second.
+    settings.keys.reload_interval_seconds = 1;
     settings
 }
 

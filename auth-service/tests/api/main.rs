@@ -4,8 +4,13 @@
 // A panic is how a test reports failure.
 #![allow(clippy::unwrap_used)]
 
+mod cli;
+mod durability;
 mod health;
 mod helpers;
+mod keys;
+mod limits;
 mod login;
+mod process;
 mod refresh;
 mod register;
