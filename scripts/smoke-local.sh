@@ -11,7 +11,12 @@ profile=${1:-debug}
 # Start-up budget: 100 tries of 0.1 s.
 readonly READY_TRIES=100
 pids=()
-cleanup() { [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null || true; }
+workdir=""
+cleanup() {
+    [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
+    wait 2>/dev/null || true
+    [ -n "$workdir" ] && rm -rf "$workdir"
+}
 trap cleanup EXIT
 
 for port in 8080 8081 8082; do
@@ -21,9 +26,14 @@ for port in 8080 8081 8082; do
     fi
 done
 
+bin_dir=$(cd "${CARGO_TARGET_DIR:-target}/$profile" && pwd)
+# A working directory of its own: the auth-service keeps its SQLite file under ./data, and
+# this run must neither reuse nor touch a developer's.
+workdir=$(mktemp -d)
 for service in auth-service resource-service gateway; do
     # No environment but the most verbose log level, so the secret check below sees all.
-    env -i PATH="$PATH" RUST_LOG=debug "${CARGO_TARGET_DIR:-target}/$profile/$service" >"/tmp/smoke-$service.log" 2>&1 &
+    (cd "$workdir" && exec env -i PATH="$PATH" RUST_LOG=debug "$bin_dir/$service") \
+        >"/tmp/smoke-$service.log" 2>&1 &
     pids+=("$!")
 done
 for port in 8080 8081 8082; do

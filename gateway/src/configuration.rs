@@ -172,7 +172,18 @@ mod tests {
         let settings = load(Environment::Local, &[]).unwrap();
         assert_eq!(settings.application.port, 8080);
         let paths: Vec<_> = settings.routes.iter().map(|r| r.path.as_str()).collect();
-        assert_eq!(paths, ["/login", "/protected"]);
+        assert_eq!(
+            paths,
+            [
+                "/login",
+                "/refresh",
+                "/logout",
+                "/register",
+                "/.well-known",
+                "/protected",
+                "/api"
+            ]
+        );
         assert_eq!(settings.welcome_message, shared::messages::WELCOME);
     }
 

@@ -50,7 +50,8 @@ pub struct JwksCache {
     settings: JwtSettings,
     cooldown: Duration,
     keys: RwLock<Option<Arc<KeyMap>>>,
-    /// One fetch at a time; holds when the last one started.
+    /// One fetch at a time; holds when the last fetch for an unknown kid started.
+    /// Scheduled refreshes do not count against the cooldown.
     fetching: tokio::sync::Mutex<Option<Instant>>,
 }
 
@@ -119,10 +120,9 @@ impl JwksCache {
         }
     }
 
-    /// Fetches the JWKS now, unless another fetch is running.
+    /// Fetches the JWKS now (waiting for a fetch already running).
     pub async fn refresh(&self) -> anyhow::Result<()> {
-        let mut last = self.fetching.lock().await;
-        *last = Some(Instant::now());
+        let _one_at_a_time = self.fetching.lock().await;
         self.fetch().await
     }
 
@@ -155,6 +155,11 @@ impl JwksCache {
                 }
                 Err(e) => tracing::warn!(error = %e, "JWKS key skipped"),
             }
+        }
+        if keys.is_empty() {
+            // An empty or unusable set from a broken auth-service must not wipe the keys
+            // that verify every token in flight.
+            anyhow::bail!("JWKS holds no usable key");
         }
         tracing::debug!(keys = keys.len(), "JWKS fetched");
         let keys = Some(Arc::new(keys));

@@ -64,7 +64,7 @@ fn spawn_echo_upstream() -> String {
 }
 
 /// An address nothing listens on.
-fn closed_port_address() -> String {
+pub fn closed_port_address() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
@@ -73,13 +73,16 @@ fn closed_port_address() -> String {
 
 /// The gateway's local profile with the seed's routes pointed at an echo upstream, plus
 /// `/public` (public, echo), `/slow` (public, echo, slower than the timeout) and `/down`
-/// (public, nothing listening).
+/// (public, nothing listening). Tokens are HS256 with the local secret.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|settings| settings.jwt.mode = VerificationMode::Hs256).await
+}
+
+/// The same gateway after `adjust` has had its say about the settings.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings =
         Settings::load_with(Environment::Local, EnvVars::Given(HashMap::new())).unwrap();
     settings.application.port = 0;
-    // These tests mint HS256 tokens with the local secret; JWKS mode has its own tests.
-    settings.jwt.mode = VerificationMode::Hs256;
     settings.proxy.request_timeout_ms = REQUEST_TIMEOUT_MS;
     settings.proxy.max_body_bytes = MAX_BODY_BYTES;
     let echo = spawn_echo_upstream();
@@ -106,6 +109,7 @@ pub async fn spawn_app() -> TestApp {
         route("/status", "auth", Access::Public),
         route("/down", "dead", Access::Public),
     ];
+    adjust(&mut settings);
     let app = Application::build(settings.clone()).unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());

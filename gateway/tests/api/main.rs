@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod helpers;
+mod jwks;
 mod proxy;
 mod tokens;
 mod welcome;
