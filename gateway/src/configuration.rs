@@ -28,6 +28,8 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// Limits and timeouts of proxying.
     pub proxy: ProxySettings,
+    /// How upstreams can tell the identity headers came from the gateway.
+    pub identity: IdentitySettings,
     /// Upstream services by name.
     pub upstreams: HashMap<String, UpstreamSettings>,
     /// The route table.
@@ -74,6 +76,13 @@ pub struct JwtSettings {
     pub max_token_bytes: usize,
 }
 
+/// Signing of the identity forwarded upstream.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdentitySettings {
+    /// Secret shared with the upstream services, at least 32 bytes.
+    pub secret: SecretString,
+}
+
 /// Limits and timeouts of proxying.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProxySettings {
@@ -111,6 +120,10 @@ pub struct RouteSettings {
     pub upstream: String,
     /// Public or protected.
     pub access: Access,
+    /// Protected routes only: a token must carry at least one of these roles (none listed:
+    /// any valid token will do).
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 impl Settings {
@@ -147,6 +160,11 @@ impl Settings {
                 }
             }
         }
+        service_kit::secrets::check_shared_secret(
+            "GATEWAY__IDENTITY__SECRET",
+            &self.identity.secret,
+            self.environment,
+        )?;
         if self.jwt.issuer.is_empty() || self.jwt.audience.is_empty() {
             anyhow::bail!("jwt.issuer and jwt.audience must not be empty");
         }

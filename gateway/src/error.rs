@@ -17,6 +17,9 @@ pub enum GatewayError {
     /// The token did not verify; the reason is logged, never answered.
     #[error("token invalid: {0}")]
     TokenInvalid(#[from] crate::auth::Rejection),
+    /// The token is valid but carries none of the roles the route requires.
+    #[error("missing role")]
+    MissingRole,
     /// No route matches the path.
     #[error("no route")]
     NotFound,
@@ -49,7 +52,7 @@ impl ResponseError for GatewayError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::TokenInvalid(Rejection::KeysUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::TokenMissing | Self::TokenInvalid(_) => StatusCode::FORBIDDEN,
+            Self::TokenMissing | Self::TokenInvalid(_) | Self::MissingRole => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::UnsafePath | Self::BadBody(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -70,6 +73,7 @@ impl ResponseError for GatewayError {
                 tracing::info!(%reason, "token rejected");
                 messages::TOKEN_INVALID.to_owned()
             }
+            Self::MissingRole => "Token lacks a role this route requires.".to_owned(),
             Self::NotFound => "Not found.".to_owned(),
             Self::UnsafePath => "Path contains dot segments or encoded separators.".to_owned(),
             Self::PayloadTooLarge(limit) => {

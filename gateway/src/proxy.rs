@@ -9,10 +9,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use service_kit::RequestId;
+use service_kit::assertion::IdentitySigner;
 use shared::Identity;
-use shared::headers::{ACCESS_TOKEN, IDENTITY_PREFIX, REQUEST_ID};
+use shared::headers::{ACCESS_TOKEN, IDENTITY_PREFIX, IDENTITY_SIGNATURE, REQUEST_ID};
 
-use crate::configuration::ProxySettings;
+use crate::configuration::{IdentitySettings, ProxySettings};
 use crate::error::GatewayError;
 use crate::routing::Upstream;
 
@@ -34,11 +35,12 @@ const HOP_BY_HOP: &[&str] = &[
 pub struct Proxy {
     client: reqwest::Client,
     max_body_bytes: usize,
+    signer: IdentitySigner,
 }
 
 impl Proxy {
     /// A proxy with the configured timeouts and body limit.
-    pub fn new(settings: &ProxySettings) -> anyhow::Result<Self> {
+    pub fn new(settings: &ProxySettings, identity: &IdentitySettings) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .timeout(Duration::from_millis(settings.request_timeout_ms))
@@ -48,6 +50,7 @@ impl Proxy {
         Ok(Self {
             client,
             max_body_bytes: settings.max_body_bytes,
+            signer: IdentitySigner::new(&identity.secret)?,
         })
     }
 
@@ -67,7 +70,7 @@ impl Proxy {
             .map_err(|e| GatewayError::Unexpected(e.into()))?;
         let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
         let url = format!("{}{}", upstream.base_url, path_and_query);
-        let headers = upstream_headers(req, identity, request_id);
+        let headers = upstream_headers(req, identity, request_id, &self.signer);
 
         let response = self
             .client
@@ -125,6 +128,7 @@ fn upstream_headers(
     req: &HttpRequest,
     identity: Option<&Identity>,
     request_id: &RequestId,
+    signer: &IdentitySigner,
 ) -> HeaderMap {
     let listed = connection_listed(req);
     let mut out = HeaderMap::with_capacity(req.headers().len() + 8);
@@ -175,9 +179,21 @@ fn upstream_headers(
     }
     set(REQUEST_ID, request_id.as_str());
     if let Some(identity) = identity {
-        for (name, value) in identity.to_headers() {
-            set(name, &value);
+        let headers = identity.to_headers();
+        let lookup = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let assertion = signer.sign(now, req.method().as_str(), req.path(), lookup);
+        for (name, value) in &headers {
+            set(name, value);
         }
+        set(IDENTITY_SIGNATURE, &assertion);
     }
     out
 }

@@ -25,9 +25,16 @@ pub struct Route {
     pub upstream: Arc<Upstream>,
     /// Public or protected.
     pub access: Access,
+    /// Roles of which a token needs one (empty: none needed).
+    pub roles: Vec<String>,
 }
 
 impl Route {
+    /// Whether a caller with `roles` may use this route.
+    pub fn admits(&self, roles: &[String]) -> bool {
+        self.roles.is_empty() || roles.iter().any(|r| self.roles.contains(r))
+    }
+
     fn matches(&self, path: &str) -> bool {
         match path.strip_prefix(self.prefix.as_str()) {
             None => false,
@@ -69,10 +76,14 @@ impl RouteTable {
                     route.path, route.upstream
                 )
             })?;
+            if route.access == Access::Public && !route.roles.is_empty() {
+                anyhow::bail!("route {:?} is public but requires roles", route.path);
+            }
             table.push(Route {
                 prefix: route.path.clone(),
                 upstream: Arc::clone(upstream),
                 access: route.access,
+                roles: route.roles.clone(),
             });
         }
         table.sort_by_key(|route| std::cmp::Reverse(route.prefix.len()));
@@ -137,6 +148,7 @@ mod tests {
                 path: path.to_string(),
                 upstream: "svc".into(),
                 access: *access,
+                roles: vec![],
             })
             .collect();
         RouteTable::new(&routes, &upstreams).unwrap()
@@ -174,6 +186,7 @@ mod tests {
             path: path.into(),
             upstream: upstream.into(),
             access: Access::Public,
+            roles: vec![],
         };
         let cases = [
             (vec![route("/a", "missing")], "unknown upstream"),

@@ -48,7 +48,7 @@ impl Application {
             routes: RouteTable::new(&settings.routes, &settings.upstreams)?,
             verifier: TokenVerifier::new(&settings.jwt, jwks.clone())?,
             jwks,
-            proxy: Proxy::new(&settings.proxy)?,
+            proxy: Proxy::new(&settings.proxy, &settings.identity)?,
             welcome_message: settings.welcome_message.clone(),
         });
         let listener = server::bind(&settings.application)?;

@@ -1,5 +1,6 @@
 //! Typed settings of the resource-service, loaded in layers (see `service_kit::configuration`).
 
+use secrecy::SecretString;
 use serde::Deserialize;
 use service_kit::configuration::{self, ApplicationSettings, EnvVars, Environment, Sources};
 use service_kit::telemetry::TelemetrySettings;
@@ -19,6 +20,15 @@ pub struct Settings {
     pub application: ApplicationSettings,
     /// Log format.
     pub telemetry: TelemetrySettings,
+    /// How requests from the gateway are recognised.
+    pub identity: IdentitySettings,
+}
+
+/// Checking the gateway's identity assertions.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdentitySettings {
+    /// Secret shared with the gateway, at least 32 bytes.
+    pub secret: SecretString,
 }
 
 impl Settings {
@@ -27,8 +37,14 @@ impl Settings {
         Self::load_with(Environment::from_process_env()?, EnvVars::Process)
     }
 
-    /// Loads the settings for one environment with the given overrides.
+    /// Loads and validates the settings for one environment with the given overrides.
     pub fn load_with(environment: Environment, env_vars: EnvVars) -> anyhow::Result<Self> {
-        configuration::load(&SOURCES, environment, env_vars)
+        let settings: Self = configuration::load(&SOURCES, environment, env_vars)?;
+        service_kit::secrets::check_shared_secret(
+            "RESOURCE__IDENTITY__SECRET",
+            &settings.identity.secret,
+            environment,
+        )?;
+        Ok(settings)
     }
 }

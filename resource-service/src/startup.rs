@@ -2,6 +2,7 @@
 
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use service_kit::assertion::IdentitySigner;
 use service_kit::{errors, health, middleware, server};
 
 use crate::configuration::Settings;
@@ -16,8 +17,10 @@ impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         let listener = server::bind(&settings.application)?;
         let port = server::port_of(&listener)?;
-        let server = HttpServer::new(|| {
+        let signer = web::Data::new(IdentitySigner::new(&settings.identity.secret)?);
+        let server = HttpServer::new(move || {
             App::new()
+                .app_data(signer.clone())
                 .wrap(errors::json_errors())
                 .wrap(from_fn(middleware::limit_headers))
                 .wrap(from_fn(middleware::request_id))

@@ -15,3 +15,5 @@ pub const IDENTITY_SUBJECT: &str = "x-auth-subject";
 pub const IDENTITY_ROLES: &str = "x-auth-roles";
 /// The token's `jti`, percent-encoded.
 pub const IDENTITY_TOKEN_ID: &str = "x-auth-token-id";
+/// The gateway's signature over the identity headers (see `service_kit::assertion`).
+pub const IDENTITY_SIGNATURE: &str = "x-auth-signature";

@@ -26,7 +26,11 @@ pub async fn forward(
         Access::Public => None,
         Access::Protected => {
             let token = auth::token_from(req.headers()).ok_or(GatewayError::TokenMissing)?;
-            Some(state.verifier.verify(token).await?)
+            let identity = state.verifier.verify(token).await?;
+            if !route.admits(&identity.roles) {
+                return Err(GatewayError::MissingRole);
+            }
+            Some(identity)
         }
     };
     state

@@ -73,7 +73,8 @@ pub fn closed_port_address() -> String {
 
 /// The gateway's local profile with the seed's routes pointed at an echo upstream, plus
 /// `/public` (public, echo), `/slow` (public, echo, slower than the timeout) and `/down`
-/// (public, nothing listening). Tokens are HS256 with the local secret.
+/// (public, nothing listening), `/admin` (protected, needs role admin or ops). Tokens are
+/// HS256 with the local secret.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|settings| settings.jwt.mode = VerificationMode::Hs256).await
 }
@@ -100,6 +101,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         path: path.into(),
         upstream: upstream.into(),
         access,
+        roles: vec![],
     };
     settings.routes = vec![
         route("/login", "auth", Access::Public),
@@ -108,6 +110,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         route("/slow", "auth", Access::Public),
         route("/status", "auth", Access::Public),
         route("/down", "dead", Access::Public),
+        RouteSettings {
+            roles: vec!["admin".into(), "ops".into()],
+            ..route("/admin", "resource", Access::Protected)
+        },
     ];
     adjust(&mut settings);
     let app = Application::build(settings.clone()).unwrap();

@@ -2,6 +2,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
+use service_kit::assertion::IdentitySigner;
 
 use crate::helpers::{TestApp, assert_json_error, now, spawn_app};
 
@@ -219,6 +220,13 @@ async fn a_valid_token_reaches_the_upstream_as_verified_identity_only() {
             seen.get("x-auth-anything").is_none(),
             "spoofed header forwarded"
         );
+        let signer = IdentitySigner::new(&app.settings.identity.secret).unwrap();
+        let get = |name: &str| seen.get(name).and_then(Value::as_str);
+        assert_eq!(
+            signer.verify(now(), "GET", "/protected", get),
+            Ok(()),
+            "{header}"
+        );
         assert!(
             seen.get("x-access-token").is_none(),
             "token forwarded upstream"
@@ -254,5 +262,34 @@ async fn clock_skew_within_the_leeway_is_tolerated() {
             .get_protected(&[("x-access-token", &app.sign(&claims))])
             .await;
         assert_eq!(response.status().as_u16(), 200, "{claims}");
+    }
+}
+
+#[tokio::test]
+async fn a_route_with_roles_admits_only_tokens_carrying_one() {
+    let app = spawn_app().await;
+    let cases = [
+        (json!(["reader"]), 403, "no required role"),
+        (json!([]), 403, "no roles at all"),
+        (json!(["reader", "ops"]), 200, "one of the roles"),
+        (json!(["admin"]), 200, "the other role"),
+    ];
+    for (roles, status, why) in cases {
+        let token = app.sign(&with(app.claims("user1"), "roles", roles));
+        let response = app
+            .client
+            .get(app.url("/admin/users"))
+            .header("x-access-token", token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{why}");
+        if status == 403 {
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(
+                body,
+                json!({"message": "Token lacks a role this route requires."})
+            );
+        }
     }
 }

@@ -1,14 +1,24 @@
-//! Starting the resource-service for a test and talking to it.
+//! Starting the resource-service for a test and talking to it as the gateway would.
 
 use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use resource_service::configuration::Settings;
 use resource_service::startup::Application;
+use service_kit::assertion::IdentitySigner;
 use service_kit::configuration::{EnvVars, Environment};
 
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    pub signer: IdentitySigner,
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// The local profile on a free port, isolated from the shell's environment.
@@ -16,22 +26,38 @@ pub async fn spawn_app() -> TestApp {
     let mut settings =
         Settings::load_with(Environment::Local, EnvVars::Given(HashMap::new())).unwrap();
     settings.application.port = 0;
+    let signer = IdentitySigner::new(&settings.identity.secret).unwrap();
     let app = Application::build(settings).unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
+        signer,
     }
 }
 
 impl TestApp {
-    /// `GET /protected` with the given headers.
+    /// `GET /protected` with exactly these headers.
     pub async fn get_protected(&self, headers: &[(&str, &str)]) -> reqwest::Response {
         let mut request = self.client.get(format!("{}/protected", self.address));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         request.send().await.unwrap()
+    }
+
+    /// The gateway's assertion over `headers` for `GET path`, made at `time`.
+    pub fn assertion(&self, headers: &[(&str, &str)], path: &str, time: u64) -> String {
+        let lookup = |name: &str| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        self.signer.sign(time, "GET", path, lookup)
+    }
+
+    /// `GET /protected` with `headers` signed as the gateway signs them.
+    pub async fn get_protected_signed(&self, headers: &[(&str, &str)]) -> reqwest::Response {
+        let signature = self.assertion(headers, "/protected", now());
+        let mut all = headers.to_vec();
+        all.push(("x-auth-signature", &signature));
+        self.get_protected(&all).await
     }
 }
