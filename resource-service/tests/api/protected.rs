@@ -79,7 +79,8 @@ async fn forged_altered_or_replayed_identities_get_403() {
         });
     let mut promoted = FULL_IDENTITY.to_vec();
     promoted[0] = ("x-auth-user", "admin");
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    type Headers<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(Headers, &str, &str)> = vec![
         (promoted, &good, "user swapped after signing"),
         (
             FULL_IDENTITY.to_vec(),
