@@ -1,6 +1,7 @@
 //! Typed settings of the gateway, loaded in layers (see `service_kit::configuration`).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -92,12 +93,19 @@ pub struct ProxySettings {
     pub request_timeout_ms: u64,
     /// Largest request body forwarded, in bytes.
     pub max_body_bytes: usize,
+    /// Further instances tried after a failed attempt, where retrying is safe.
+    pub max_retries: usize,
+    /// Seconds an instance is skipped after a connection failure or timeout.
+    pub eject_seconds: u64,
+    /// Seconds between re-resolutions of upstream host names.
+    pub resolve_interval_seconds: u64,
 }
 
 /// One upstream service.
 #[derive(Debug, Clone, Deserialize)]
 pub struct UpstreamSettings {
-    /// Base URL, e.g. `http://auth-service:8081`.
+    /// Base URL, e.g. `http://auth-service:8081`, or several separated by commas. Each host
+    /// name is re-resolved periodically and every address it has is an instance.
     pub url: String,
 }
 
@@ -168,7 +176,7 @@ impl Settings {
         if self.jwt.issuer.is_empty() || self.jwt.audience.is_empty() {
             anyhow::bail!("jwt.issuer and jwt.audience must not be empty");
         }
-        crate::routing::RouteTable::new(&self.routes, &self.upstreams)?;
+        crate::routing::RouteTable::new(&self.routes, &self.upstreams, Duration::ZERO)?;
         Ok(())
     }
 }
@@ -232,8 +240,17 @@ mod tests {
     }
 
     #[test]
-    fn production_jwks_mode_needs_no_secret() {
-        let settings = load(Environment::Production, &[]).unwrap();
+    fn production_jwks_mode_needs_no_signing_secret_but_an_identity_secret() {
+        let missing = load(Environment::Production, &[]).unwrap_err();
+        assert!(
+            missing.to_string().contains("GATEWAY__IDENTITY__SECRET"),
+            "{missing}"
+        );
+        let identity = (
+            "GATEWAY__IDENTITY__SECRET",
+            "9f1c2e7a5b3d4f60a8e1c2d3b4a5f6e7d8c9b0a1",
+        );
+        let settings = load(Environment::Production, &[identity]).unwrap();
         assert_eq!(settings.jwt.mode, VerificationMode::Jwks);
     }
 }

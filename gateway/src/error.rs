@@ -40,6 +40,9 @@ pub enum GatewayError {
         /// What went wrong.
         cause: String,
     },
+    /// Every instance of the upstream is ejected, or its name resolves to nothing.
+    #[error("no healthy instance of {0}")]
+    NoHealthyInstance(String),
     /// The upstream took longer than the request timeout.
     #[error("upstream {0} timed out")]
     UpstreamTimeout(String),
@@ -58,6 +61,7 @@ impl ResponseError for GatewayError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UpstreamUnavailable { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::NoHealthyInstance(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -83,6 +87,10 @@ impl ResponseError for GatewayError {
             Self::UpstreamUnavailable { upstream, cause } => {
                 tracing::warn!(upstream, cause, "upstream unavailable");
                 "Upstream service is unavailable.".to_owned()
+            }
+            Self::NoHealthyInstance(upstream) => {
+                tracing::warn!(upstream, "no healthy instance");
+                "No healthy upstream instance.".to_owned()
             }
             Self::UpstreamTimeout(upstream) => {
                 tracing::warn!(upstream, "upstream timed out");

@@ -8,3 +8,4 @@ pub mod proxy;
 pub mod routes;
 pub mod routing;
 pub mod startup;
+pub mod upstream;

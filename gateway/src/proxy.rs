@@ -1,7 +1,10 @@
-//! Forwarding a request to an upstream and its answer back: header hygiene on the way in,
+//! Forwarding a request to an upstream instance and its answer back: header hygiene on the
+//! way in, bodies streamed both ways within a limit, safe retries on another instance,
 //! status, headers and a streamed body on the way out.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use actix_web::body::SizedStream;
 use actix_web::http::{Method, StatusCode, header as actix_header};
@@ -15,7 +18,7 @@ use shared::headers::{ACCESS_TOKEN, IDENTITY_PREFIX, IDENTITY_SIGNATURE, REQUEST
 
 use crate::configuration::{IdentitySettings, ProxySettings};
 use crate::error::GatewayError;
-use crate::routing::Upstream;
+use crate::upstream::{Instance, Upstream};
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1); never forwarded.
 const HOP_BY_HOP: &[&str] = &[
@@ -30,33 +33,51 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
+/// Request bodies up to this size are held in memory, so that a failed attempt can be
+/// retried on another instance; larger ones stream through and are never retried.
+pub const RETRY_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Chunks in flight between the client connection and the upstream request.
+const STREAM_CHANNEL_CHUNKS: usize = 8;
+
+/// The request body as it will be sent.
+enum OutgoingBody {
+    /// Small enough to keep: resendable.
+    Buffered(web::Bytes),
+    /// Streamed from the client; `exceeded` is set if it grows past the limit.
+    Streamed(Option<reqwest::Body>, Arc<AtomicBool>),
+}
+
 /// Forwards requests to upstreams over one pooled HTTP client.
 #[derive(Debug)]
 pub struct Proxy {
     client: reqwest::Client,
     max_body_bytes: usize,
+    max_retries: usize,
+    request_timeout: Duration,
     signer: IdentitySigner,
 }
 
 impl Proxy {
-    /// A proxy with the configured timeouts and body limit.
+    /// A proxy with the configured timeouts, limits and identity key.
     pub fn new(settings: &ProxySettings, identity: &IdentitySettings) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
-            .timeout(Duration::from_millis(settings.request_timeout_ms))
             // Redirects are the client's business: pass them through untouched.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self {
             client,
             max_body_bytes: settings.max_body_bytes,
+            max_retries: settings.max_retries,
+            request_timeout: Duration::from_millis(settings.request_timeout_ms),
             signer: IdentitySigner::new(&identity.secret)?,
         })
     }
 
-    /// Sends `req` with its body to `upstream` and returns the upstream's answer. With an
-    /// identity (protected routes) the client's credentials are dropped and the verified
-    /// identity is added instead.
+    /// Sends `req` with its body to an instance of `upstream` and returns the answer. With
+    /// an identity (protected routes) the client's credentials are dropped and the signed,
+    /// verified identity is added instead.
     pub async fn forward(
         &self,
         req: &HttpRequest,
@@ -65,31 +86,80 @@ impl Proxy {
         identity: Option<&Identity>,
         request_id: &RequestId,
     ) -> Result<HttpResponse, GatewayError> {
-        let body = self.read_body(req, payload).await?;
+        let mut body = self.outgoing_body(req, payload).await?;
         let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
             .map_err(|e| GatewayError::Unexpected(e.into()))?;
+        let idempotent = matches!(
+            req.method().as_str(),
+            "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" | "TRACE"
+        );
         let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-        let url = format!("{}{}", upstream.base_url, path_and_query);
         let headers = upstream_headers(req, identity, request_id, &self.signer);
+        let deadline = Instant::now() + self.request_timeout;
 
-        let response = self
-            .client
-            .request(method, url)
-            .headers(headers)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| upstream_error(&upstream.name, &e))?;
-        Ok(client_response(req.method(), response))
+        let mut tried: Vec<Arc<Instance>> = Vec::new();
+        let mut last_error = None;
+        loop {
+            let Some(instance) = upstream.pick(&tried) else {
+                // Out of instances: the last failure says more than "none healthy".
+                return Err(last_error
+                    .unwrap_or_else(|| GatewayError::NoHealthyInstance(upstream.name.clone())));
+            };
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(GatewayError::UpstreamTimeout(upstream.name.clone()));
+            }
+            let attempt_body = match &mut body {
+                OutgoingBody::Buffered(bytes) => reqwest::Body::from(bytes.clone()),
+                OutgoingBody::Streamed(stream, _) => {
+                    stream.take().unwrap_or_else(|| reqwest::Body::from(""))
+                }
+            };
+            let mut attempt_headers = headers.clone();
+            if let Ok(host) = HeaderValue::from_str(&instance.authority) {
+                attempt_headers.insert(reqwest::header::HOST, host);
+            }
+            let result = self
+                .client
+                .request(
+                    method.clone(),
+                    format!("{}{path_and_query}", instance.base_url),
+                )
+                .headers(attempt_headers)
+                .timeout(remaining)
+                .body(attempt_body)
+                .send()
+                .await;
+            let error = match result {
+                Ok(response) => return Ok(client_response(req.method(), response)),
+                Err(error) => error,
+            };
+            if let OutgoingBody::Streamed(_, exceeded) = &body
+                && exceeded.load(Ordering::SeqCst)
+            {
+                return Err(GatewayError::PayloadTooLarge(self.max_body_bytes));
+            }
+            if error.is_connect() || error.is_timeout() {
+                upstream.eject(&instance);
+            }
+            let resendable = matches!(body, OutgoingBody::Buffered(_));
+            let safe = error.is_connect() || (idempotent && !error.is_timeout());
+            tried.push(instance);
+            if !(resendable && safe && tried.len() <= self.max_retries) {
+                return Err(upstream_error(&upstream.name, &error));
+            }
+            last_error = Some(upstream_error(&upstream.name, &error));
+            tracing::info!(upstream = %upstream.name, attempt = tried.len() + 1, "retrying on another instance");
+        }
     }
 
-    /// Reads the body up to the limit, refusing early when `Content-Length` already says
-    /// it is too large.
-    async fn read_body(
+    /// Holds small bodies, streams large or chunked ones; refuses at once a body whose
+    /// declared length is over the limit.
+    async fn outgoing_body(
         &self,
         req: &HttpRequest,
         mut payload: web::Payload,
-    ) -> Result<web::Bytes, GatewayError> {
+    ) -> Result<OutgoingBody, GatewayError> {
         let limit = self.max_body_bytes;
         let declared = req
             .headers()
@@ -99,15 +169,51 @@ impl Proxy {
         if declared.is_some_and(|len| len > limit) {
             return Err(GatewayError::PayloadTooLarge(limit));
         }
-        let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| GatewayError::BadBody(e.to_string()))?;
-            if body.len() + chunk.len() > limit {
-                return Err(GatewayError::PayloadTooLarge(limit));
+        let chunked = req.headers().contains_key(actix_header::TRANSFER_ENCODING);
+        if !chunked && declared.unwrap_or(0) <= RETRY_BUFFER_BYTES {
+            let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| GatewayError::BadBody(e.to_string()))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(GatewayError::PayloadTooLarge(limit));
+                }
+                body.extend_from_slice(&chunk);
             }
-            body.extend_from_slice(&chunk);
+            return Ok(OutgoingBody::Buffered(body.freeze()));
         }
-        Ok(body.freeze())
+        // The client's payload lives on this worker thread; a local task feeds it, counted
+        // against the limit, into a channel the upstream request reads from.
+        let exceeded = Arc::new(AtomicBool::new(false));
+        let (sender, receiver) = tokio::sync::mpsc::channel(STREAM_CHANNEL_CHUNKS);
+        let flag = Arc::clone(&exceeded);
+        actix_web::rt::spawn(async move {
+            let mut total = 0usize;
+            while let Some(chunk) = payload.next().await {
+                let item = match chunk {
+                    Ok(chunk) => {
+                        total += chunk.len();
+                        if total > limit {
+                            flag.store(true, Ordering::SeqCst);
+                            Err(std::io::Error::other("request body over the limit"))
+                        } else {
+                            Ok(chunk)
+                        }
+                    }
+                    Err(e) => Err(std::io::Error::other(e.to_string())),
+                };
+                let last = item.is_err();
+                if sender.send(item).await.is_err() || last {
+                    return;
+                }
+            }
+        });
+        let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|item| (item, receiver))
+        });
+        Ok(OutgoingBody::Streamed(
+            Some(reqwest::Body::wrap_stream(stream)),
+            exceeded,
+        ))
     }
 }
 
@@ -123,7 +229,7 @@ fn connection_listed(req: &HttpRequest) -> Vec<String> {
 
 /// The headers sent upstream: the client's, minus hop-by-hop headers, any identity or
 /// forwarding headers it made up, and (when an identity is forwarded) its credentials;
-/// plus our own forwarding headers, the request id and the verified identity.
+/// plus our own forwarding headers, the request id and the signed, verified identity.
 fn upstream_headers(
     req: &HttpRequest,
     identity: Option<&Identity>,
@@ -227,7 +333,7 @@ fn client_response(method: &Method, response: reqwest::Response) -> HttpResponse
 }
 
 fn upstream_error(upstream: &str, error: &reqwest::Error) -> GatewayError {
-    if error.is_timeout() {
+    if error.is_timeout() && !error.is_connect() {
         return GatewayError::UpstreamTimeout(upstream.to_owned());
     }
     let mut cause = error.to_string();

@@ -2,19 +2,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::configuration::{Access, RouteSettings, UpstreamSettings};
-
-/// An upstream service requests are forwarded to.
-#[derive(Debug)]
-pub struct Upstream {
-    /// Its name in the configuration, for logs.
-    pub name: String,
-    /// Base URL without a trailing slash; the request's path and query are appended.
-    pub base_url: String,
-}
+use crate::upstream::Upstream;
 
 /// One resolved route.
 #[derive(Debug)]
@@ -47,18 +40,21 @@ impl Route {
 #[derive(Debug)]
 pub struct RouteTable {
     routes: Vec<Route>,
+    upstreams: Vec<Arc<Upstream>>,
 }
 
 impl RouteTable {
     /// Resolves route settings against the upstreams, refusing unknown upstream names,
-    /// duplicate paths, relative paths and URLs the gateway cannot call.
+    /// duplicate paths, relative paths and URLs the gateway cannot call. Instances that fail
+    /// are skipped for `eject_for`.
     pub fn new(
         routes: &[RouteSettings],
         upstreams: &HashMap<String, UpstreamSettings>,
+        eject_for: Duration,
     ) -> anyhow::Result<Self> {
         let mut resolved: HashMap<&str, Arc<Upstream>> = HashMap::new();
         for (name, settings) in upstreams {
-            let upstream = parse_upstream(name, &settings.url)
+            let upstream = Upstream::new(name, &settings.url, eject_for)
                 .with_context(|| format!("upstream {name:?}"))?;
             resolved.insert(name.as_str(), Arc::new(upstream));
         }
@@ -87,29 +83,21 @@ impl RouteTable {
             });
         }
         table.sort_by_key(|route| std::cmp::Reverse(route.prefix.len()));
-        Ok(Self { routes: table })
+        Ok(Self {
+            routes: table,
+            upstreams: resolved.into_values().collect(),
+        })
+    }
+
+    /// Every configured upstream, used by a route or not.
+    pub fn upstreams(&self) -> &[Arc<Upstream>] {
+        &self.upstreams
     }
 
     /// The most specific route for `path`, if any.
     pub fn find(&self, path: &str) -> Option<&Route> {
         self.routes.iter().find(|route| route.matches(path))
     }
-}
-
-fn parse_upstream(name: &str, url: &str) -> anyhow::Result<Upstream> {
-    let parsed = reqwest::Url::parse(url).with_context(|| format!("{url:?} is not a URL"))?;
-    if parsed.scheme() != "http" {
-        anyhow::bail!(
-            "{url:?}: only http:// upstreams are supported (services sit on a private network)"
-        );
-    }
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        anyhow::bail!("{url:?}: an upstream URL takes no query or fragment");
-    }
-    Ok(Upstream {
-        name: name.to_owned(),
-        base_url: url.trim_end_matches('/').to_owned(),
-    })
 }
 
 /// Whether a raw request path is safe to route. Dot segments and encoded dots, slashes or
@@ -151,7 +139,7 @@ mod tests {
                 roles: vec![],
             })
             .collect();
-        RouteTable::new(&routes, &upstreams).unwrap()
+        RouteTable::new(&routes, &upstreams, Duration::ZERO).unwrap()
     }
 
     #[test]
@@ -168,10 +156,7 @@ mod tests {
         for (path, expected) in cases {
             assert_eq!(t.find(path).map(|r| r.prefix.as_str()), expected, "{path}");
         }
-        assert_eq!(
-            t.find("/api").unwrap().upstream.base_url,
-            "http://127.0.0.1:9"
-        );
+        assert_eq!(t.find("/api").unwrap().upstream.name, "svc");
     }
 
     #[test]
@@ -194,13 +179,13 @@ mod tests {
             (vec![route("/a", "ok"), route("/a", "ok")], "twice"),
         ];
         for (routes, reason) in cases {
-            let err = RouteTable::new(&routes, &upstreams).unwrap_err();
+            let err = RouteTable::new(&routes, &upstreams, Duration::ZERO).unwrap_err();
             assert!(format!("{err:#}").contains(reason), "{err:#}");
         }
         for url in ["ftp://a", "not a url", "https://a", "http://a/?q=1"] {
             let bad = HashMap::from([("ok".to_owned(), UpstreamSettings { url: url.into() })]);
             assert!(
-                RouteTable::new(&[route("/a", "ok")], &bad).is_err(),
+                RouteTable::new(&[route("/a", "ok")], &bad, Duration::ZERO).is_err(),
                 "{url}"
             );
         }

@@ -44,8 +44,18 @@ impl Application {
             }
             VerificationMode::Hs256 => None,
         };
+        let routes = RouteTable::new(
+            &settings.routes,
+            &settings.upstreams,
+            Duration::from_secs(settings.proxy.eject_seconds),
+        )?;
+        let resolve_every = Duration::from_secs(settings.proxy.resolve_interval_seconds);
+        for upstream in routes.upstreams() {
+            upstream.resolve_blocking();
+            upstream.spawn_resolver(resolve_every);
+        }
         let state = web::Data::new(GatewayState {
-            routes: RouteTable::new(&settings.routes, &settings.upstreams)?,
+            routes,
             verifier: TokenVerifier::new(&settings.jwt, jwks.clone())?,
             jwks,
             proxy: Proxy::new(&settings.proxy, &settings.identity)?,

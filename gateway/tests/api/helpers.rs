@@ -46,10 +46,11 @@ async fn echo(req: HttpRequest, body: web::Bytes) -> HttpResponse {
             "query": req.query_string(),
             "headers": headers,
             "body": String::from_utf8_lossy(&body),
+            "instance": req.app_config().local_addr().port(),
         }))
 }
 
-fn spawn_echo_upstream() -> String {
+pub fn spawn_echo_upstream() -> String {
     let server = HttpServer::new(|| {
         App::new()
             .app_data(web::PayloadConfig::new(16 << 20))

@@ -1,0 +1,291 @@
+//! Upstream services as sets of instances: names resolved periodically (so `docker compose
+//! --scale` replicas all get traffic), picked round-robin, and skipped for a while after a
+//! transport failure (passive health checking).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+
+/// Re-resolution pace while a name resolves to nothing (the service is starting or down).
+pub const EMPTY_RESOLVE_INTERVAL: Duration = Duration::from_secs(1);
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// One configured URL: `http://host:port/prefix`.
+#[derive(Debug)]
+struct Target {
+    host: String,
+    port: u16,
+    prefix: String,
+    /// `host:port` as configured, sent as the `Host` header.
+    authority: String,
+}
+
+/// One reachable address of an upstream.
+#[derive(Debug)]
+pub struct Instance {
+    /// `http://ip:port/prefix`, to which the request's path and query are appended.
+    pub base_url: String,
+    /// The `Host` header the upstream expects.
+    pub authority: String,
+    /// Skipped until this time (ms since the epoch) after a failure.
+    ejected_until: AtomicU64,
+}
+
+impl Instance {
+    fn healthy(&self, now: u64) -> bool {
+        self.ejected_until.load(Ordering::Relaxed) <= now
+    }
+}
+
+/// An upstream service: its configured URLs and the instances they resolve to.
+#[derive(Debug)]
+pub struct Upstream {
+    /// Its name in the configuration, for logs.
+    pub name: String,
+    targets: Vec<Target>,
+    instances: RwLock<Arc<Vec<Arc<Instance>>>>,
+    next: AtomicUsize,
+    eject_for: Duration,
+}
+
+impl Upstream {
+    /// Parses `urls` (comma-separated `http://host:port[/prefix]`); resolves nothing yet.
+    pub fn new(name: &str, urls: &str, eject_for: Duration) -> anyhow::Result<Self> {
+        let targets = urls
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(parse_target)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if targets.is_empty() {
+            anyhow::bail!("no URL given");
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            targets,
+            instances: RwLock::new(Arc::new(Vec::new())),
+            next: AtomicUsize::new(0),
+            eject_for,
+        })
+    }
+
+    fn snapshot(&self) -> Arc<Vec<Arc<Instance>>> {
+        match self.instances.read() {
+            Ok(i) => Arc::clone(&i),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Replaces the instance list with what the targets resolve to now, keeping the health
+    /// state of instances that remain. A target that fails to resolve keeps its instances.
+    fn install(&self, resolved: Vec<(usize, Option<Vec<SocketAddr>>)>) {
+        let old = self.snapshot();
+        let mut fresh: Vec<Arc<Instance>> = Vec::new();
+        for (index, addresses) in resolved {
+            let target = &self.targets[index];
+            let Some(addresses) = addresses else {
+                let kept = old.iter().filter(|i| i.authority == target.authority);
+                fresh.extend(kept.cloned());
+                continue;
+            };
+            for address in addresses {
+                let base_url = format!("http://{address}{}", target.prefix);
+                let existing = old
+                    .iter()
+                    .find(|i| i.base_url == base_url && i.authority == target.authority);
+                fresh.push(existing.cloned().unwrap_or_else(|| {
+                    Arc::new(Instance {
+                        base_url,
+                        authority: target.authority.clone(),
+                        ejected_until: AtomicU64::new(0),
+                    })
+                }));
+            }
+        }
+        fresh.dedup_by(|a, b| a.base_url == b.base_url);
+        match self.instances.write() {
+            Ok(mut slot) => *slot = Arc::new(fresh),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(fresh),
+        }
+    }
+
+    /// Resolves the targets now, blocking (start-up only).
+    pub fn resolve_blocking(&self) {
+        let resolved = self
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                (
+                    i,
+                    (t.host.as_str(), t.port)
+                        .to_socket_addrs()
+                        .ok()
+                        .map(Iterator::collect),
+                )
+            })
+            .collect();
+        self.install(resolved);
+    }
+
+    /// Resolves the targets now.
+    pub async fn resolve(&self) {
+        let mut resolved = Vec::with_capacity(self.targets.len());
+        for (i, t) in self.targets.iter().enumerate() {
+            let addresses = tokio::net::lookup_host((t.host.as_str(), t.port)).await;
+            resolved.push((i, addresses.ok().map(Iterator::collect)));
+        }
+        self.install(resolved);
+    }
+
+    /// Re-resolves every `interval` (every [`EMPTY_RESOLVE_INTERVAL`] while there is no
+    /// instance), for as long as the runtime lives.
+    pub fn spawn_resolver(self: &Arc<Self>, interval: Duration) {
+        let upstream = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                let pause = if upstream.snapshot().is_empty() {
+                    EMPTY_RESOLVE_INTERVAL
+                } else {
+                    interval
+                };
+                tokio::time::sleep(pause).await;
+                upstream.resolve().await;
+            }
+        });
+    }
+
+    /// The next healthy instance round-robin, skipping `tried`; `None` when there is none.
+    pub fn pick(&self, tried: &[Arc<Instance>]) -> Option<Arc<Instance>> {
+        let instances = self.snapshot();
+        let now = now_ms();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..instances.len())
+            .map(|offset| &instances[(start + offset) % instances.len()])
+            .find(|i| i.healthy(now) && !tried.iter().any(|t| Arc::ptr_eq(t, i)))
+            .cloned()
+    }
+
+    /// Takes `instance` out of rotation for the ejection time.
+    pub fn eject(&self, instance: &Instance) {
+        let until = now_ms() + u64::try_from(self.eject_for.as_millis()).unwrap_or(u64::MAX / 2);
+        instance.ejected_until.store(until, Ordering::Relaxed);
+        tracing::warn!(upstream = %self.name, instance = %instance.base_url, "instance ejected after a failure");
+    }
+
+    /// How many instances are known (healthy or not).
+    pub fn instance_count(&self) -> usize {
+        self.snapshot().len()
+    }
+}
+
+fn parse_target(url: &str) -> anyhow::Result<Target> {
+    let parsed = reqwest::Url::parse(url).with_context(|| format!("{url:?} is not a URL"))?;
+    if parsed.scheme() != "http" {
+        anyhow::bail!(
+            "{url:?}: only http:// upstreams are supported (services sit on a private network)"
+        );
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        anyhow::bail!("{url:?}: an upstream URL takes no query or fragment");
+    }
+    let host = parsed
+        .host_str()
+        .with_context(|| format!("{url:?} has no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = parsed.port_or_known_default().context("no port")?;
+    let authority = match parsed.port() {
+        Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
+        None => parsed.host_str().unwrap_or_default().to_owned(),
+    };
+    Ok(Target {
+        host,
+        port,
+        prefix: parsed.path().trim_end_matches('/').to_owned(),
+        authority,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(urls: &str) -> Upstream {
+        let u = Upstream::new("svc", urls, Duration::from_secs(60)).unwrap();
+        u.resolve_blocking();
+        u
+    }
+
+    #[test]
+    fn instances_take_turns_and_ejected_ones_are_skipped() {
+        let u = upstream("http://127.0.0.1:1, http://127.0.0.2:2/base/");
+        let picks: Vec<_> = (0..4)
+            .map(|_| u.pick(&[]).unwrap().base_url.clone())
+            .collect();
+        assert_eq!(
+            picks.iter().filter(|p| p.ends_with(":1")).count(),
+            2,
+            "{picks:?}"
+        );
+        assert!(
+            picks.contains(&"http://127.0.0.2:2/base".to_owned()),
+            "{picks:?}"
+        );
+
+        let first = u.pick(&[]).unwrap();
+        u.eject(&first);
+        for _ in 0..4 {
+            assert!(!Arc::ptr_eq(&u.pick(&[]).unwrap(), &first));
+        }
+        let other = u.pick(&[]).unwrap();
+        u.eject(&other);
+        assert!(u.pick(&[]).is_none(), "no healthy instance left");
+    }
+
+    #[test]
+    fn a_retry_never_picks_an_instance_already_tried() {
+        let u = upstream("http://127.0.0.1:1,http://127.0.0.1:2");
+        let first = u.pick(&[]).unwrap();
+        let second = u.pick(std::slice::from_ref(&first)).unwrap();
+        assert!(!Arc::ptr_eq(&first, &second));
+        assert!(u.pick(&[first, second]).is_none());
+    }
+
+    #[test]
+    fn re_resolution_keeps_the_health_state_of_known_instances() {
+        let u = upstream("http://127.0.0.1:1");
+        let only = u.pick(&[]).unwrap();
+        u.eject(&only);
+        u.resolve_blocking();
+        assert!(u.pick(&[]).is_none(), "still ejected after re-resolution");
+        assert_eq!(u.instance_count(), 1);
+    }
+
+    #[test]
+    fn the_host_header_is_the_configured_authority() {
+        let u = upstream("http://localhost:8082");
+        let instance = u.pick(&[]).unwrap();
+        assert_eq!(instance.authority, "localhost:8082");
+        assert!(
+            instance.base_url.starts_with("http://127.0.0.1:8082")
+                || instance.base_url.starts_with("http://[::1]:8082")
+        );
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        for url in ["ftp://a", "not a url", "https://a", "http://a/?q=1", ""] {
+            assert!(Upstream::new("svc", url, Duration::ZERO).is_err(), "{url}");
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Several instances per upstream: turns, passive health, safe retries, 503 when none is
+//! healthy; and bodies too large to keep, streamed through within the limit.
+
+use std::collections::HashMap;
+
+use gateway::configuration::{Access, RouteSettings, UpstreamSettings};
+use serde_json::Value;
+
+use crate::helpers::{
+    TestApp, assert_json_error, closed_port_address, spawn_app_with, spawn_echo_upstream,
+};
+
+/// A gateway whose `/pool` route goes to an upstream made of `urls`.
+async fn gateway_over(urls: Vec<String>, max_body_bytes: usize) -> TestApp {
+    spawn_app_with(move |settings| {
+        settings.proxy.max_body_bytes = max_body_bytes;
+        settings.upstreams.insert(
+            "pool".into(),
+            UpstreamSettings {
+                url: urls.join(","),
+            },
+        );
+        settings.routes.push(RouteSettings {
+            path: "/pool".into(),
+            upstream: "pool".into(),
+            access: Access::Public,
+            roles: vec![],
+        });
+    })
+    .await
+}
+
+async fn instance_of(response: reqwest::Response) -> u64 {
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["instance"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn requests_take_turns_over_the_instances() {
+    let app = gateway_over(vec![spawn_echo_upstream(), spawn_echo_upstream()], 1 << 20).await;
+    let mut served: HashMap<u64, usize> = HashMap::new();
+    for _ in 0..10 {
+        let response = app.client.get(app.url("/pool")).send().await.unwrap();
+        *served.entry(instance_of(response).await).or_default() += 1;
+    }
+    assert_eq!(served.len(), 2, "{served:?}");
+    assert!(served.values().all(|n| *n == 5), "{served:?}");
+}
+
+#[tokio::test]
+async fn a_dead_instance_costs_no_failed_request_and_is_skipped() {
+    let app = gateway_over(vec![closed_port_address(), spawn_echo_upstream()], 1 << 20).await;
+    for i in 0..6 {
+        // POST too: a refused connection sent nothing, so any method may be retried.
+        let response = if i % 2 == 0 {
+            app.client.get(app.url("/pool")).send().await.unwrap()
+        } else {
+            app.client
+                .post(app.url("/pool"))
+                .body("payload")
+                .send()
+                .await
+                .unwrap()
+        };
+        assert_eq!(response.status().as_u16(), 200, "request {i}");
+    }
+}
+
+#[tokio::test]
+async fn with_every_instance_down_the_first_request_gets_502_then_503() {
+    let app = gateway_over(vec![closed_port_address(), closed_port_address()], 1 << 20).await;
+    let first = app.client.get(app.url("/pool")).send().await.unwrap();
+    assert_json_error(first, 502, "Upstream service is unavailable.").await;
+    let next = app.client.get(app.url("/pool")).send().await.unwrap();
+    assert_json_error(next, 503, "No healthy upstream instance.").await;
+}
+
+#[tokio::test]
+async fn large_bodies_stream_through_whole_and_over_the_limit_get_413() {
+    const LIMIT: usize = 512 * 1024;
+    let app = gateway_over(vec![spawn_echo_upstream()], LIMIT).await;
+    let chunks = |count: usize| {
+        let parts: Vec<Result<Vec<u8>, std::io::Error>> =
+            (0..count).map(|_| Ok(vec![b'q'; 64 * 1024])).collect();
+        reqwest::Body::wrap_stream(futures_util::stream::iter(parts))
+    };
+    let whole = app
+        .client
+        .post(app.url("/pool"))
+        .body(chunks(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whole.status().as_u16(), 200);
+    let echoed: Value = whole.json().await.unwrap();
+    assert_eq!(echoed["body"].as_str().unwrap().len(), 5 * 64 * 1024);
+
+    let declared = app
+        .client
+        .post(app.url("/pool"))
+        .body(vec![b'q'; 300 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        declared.status().as_u16(),
+        200,
+        "a large body with Content-Length streams too"
+    );
+
+    let over = app
+        .client
+        .post(app.url("/pool"))
+        .body(chunks(9))
+        .send()
+        .await
+        .unwrap();
+    assert_json_error(
+        over,
+        413,
+        &format!("Request body is too large (limit {LIMIT} bytes)."),
+    )
+    .await;
+}
