@@ -53,6 +53,7 @@ pub async fn spawn_stack(with_auth: bool) -> Stack {
     let mut gateway =
         gateway::configuration::Settings::load_with(Environment::Local, no_env()).unwrap();
     gateway.application.port = 0;
+    gateway.admin.port = 0;
     gateway.jwt.jwks_url = format!("{auth_url}/.well-known/jwks.json");
     gateway.upstreams.get_mut("auth").unwrap().url = auth_url;
     gateway.upstreams.get_mut("resource").unwrap().url = resource_url;

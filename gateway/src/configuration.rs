@@ -31,6 +31,10 @@ pub struct Settings {
     pub proxy: ProxySettings,
     /// How upstreams can tell the identity headers came from the gateway.
     pub identity: IdentitySettings,
+    /// Cross-origin requests from browsers.
+    pub cors: CorsSettings,
+    /// The admin listener (metrics), never published.
+    pub admin: ApplicationSettings,
     /// Upstream services by name.
     pub upstreams: HashMap<String, UpstreamSettings>,
     /// The route table.
@@ -75,6 +79,26 @@ pub struct JwtSettings {
     pub leeway_seconds: u64,
     /// Tokens longer than this are refused unparsed.
     pub max_token_bytes: usize,
+    /// Verified tokens remembered until they expire (0: verify every time).
+    pub cache_capacity: usize,
+}
+
+/// Which browser origins may call the API (CORS).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CorsSettings {
+    /// Allowed origins, e.g. `https://app.example.com`; `*` allows any (as the seed's
+    /// `CORS(app)` does); empty disables CORS.
+    pub allowed_origins: Vec<String>,
+    /// Allowed methods.
+    pub allowed_methods: Vec<String>,
+    /// Allowed request headers.
+    pub allowed_headers: Vec<String>,
+    /// Response headers the browser may read.
+    pub expose_headers: Vec<String>,
+    /// Seconds a preflight answer may be cached.
+    pub max_age_seconds: usize,
+    /// Whether cookies and credentials may be sent; never together with `*`.
+    pub allow_credentials: bool,
 }
 
 /// Signing of the identity forwarded upstream.
@@ -173,6 +197,9 @@ impl Settings {
             &self.identity.secret,
             self.environment,
         )?;
+        if self.cors.allow_credentials && self.cors.allowed_origins.iter().any(|o| o == "*") {
+            anyhow::bail!("cors: credentials cannot be allowed for every origin (\"*\")");
+        }
         if self.jwt.issuer.is_empty() || self.jwt.audience.is_empty() {
             anyhow::bail!("jwt.issuer and jwt.audience must not be empty");
         }
@@ -211,6 +238,16 @@ mod tests {
             ]
         );
         assert_eq!(settings.welcome_message, shared::messages::WELCOME);
+    }
+
+    #[test]
+    fn a_wildcard_origin_with_credentials_is_refused() {
+        let err = load(
+            Environment::Local,
+            &[("GATEWAY__CORS__ALLOW_CREDENTIALS", "true")],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("credentials"), "{err}");
     }
 
     #[test]

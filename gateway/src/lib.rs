@@ -3,7 +3,9 @@
 
 pub mod auth;
 pub mod configuration;
+pub mod cors;
 pub mod error;
+pub mod metrics;
 pub mod proxy;
 pub mod routes;
 pub mod routing;

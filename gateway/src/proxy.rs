@@ -18,6 +18,7 @@ use shared::headers::{ACCESS_TOKEN, IDENTITY_PREFIX, IDENTITY_SIGNATURE, REQUEST
 
 use crate::configuration::{IdentitySettings, ProxySettings};
 use crate::error::GatewayError;
+use crate::metrics::Metrics;
 use crate::upstream::{Instance, Upstream};
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1); never forwarded.
@@ -56,11 +57,16 @@ pub struct Proxy {
     max_retries: usize,
     request_timeout: Duration,
     signer: IdentitySigner,
+    metrics: Arc<Metrics>,
 }
 
 impl Proxy {
     /// A proxy with the configured timeouts, limits and identity key.
-    pub fn new(settings: &ProxySettings, identity: &IdentitySettings) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: &ProxySettings,
+        identity: &IdentitySettings,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             // Redirects are the client's business: pass them through untouched.
@@ -72,6 +78,7 @@ impl Proxy {
             max_retries: settings.max_retries,
             request_timeout: Duration::from_millis(settings.request_timeout_ms),
             signer: IdentitySigner::new(&identity.secret)?,
+            metrics,
         })
     }
 
@@ -149,6 +156,7 @@ impl Proxy {
                 return Err(upstream_error(&upstream.name, &error));
             }
             last_error = Some(upstream_error(&upstream.name, &error));
+            self.metrics.upstream_error(&upstream.name, "retry");
             tracing::info!(upstream = %upstream.name, attempt = tried.len() + 1, "retrying on another instance");
         }
     }

@@ -1,7 +1,7 @@
 //! Building the gateway: route table, verifier, proxy client, middleware, listener.
 
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use service_kit::{errors, health, middleware, server};
 
 use std::sync::Arc;
@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use crate::auth::{JwksCache, TokenVerifier};
 use crate::configuration::{Settings, VerificationMode};
+use crate::cors;
+use crate::metrics::Metrics;
 use crate::proxy::Proxy;
 use crate::routes;
 use crate::routing::RouteTable;
@@ -22,15 +24,42 @@ pub struct GatewayState {
     pub verifier: TokenVerifier,
     /// The JWKS cache (JWKS mode only).
     pub jwks: Option<Arc<JwksCache>>,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<Metrics>,
     /// Upstream client.
     pub proxy: Proxy,
     /// Body of `GET /`.
     pub welcome_message: String,
 }
 
-/// A bound, not yet running, gateway.
+/// A bound, not yet running, gateway: the public listener and the admin one.
 #[derive(Debug)]
-pub struct Application(server::BoundServer);
+pub struct Application {
+    main: server::BoundServer,
+    admin: server::BoundServer,
+}
+
+/// The admin listener: `GET /metrics` in the Prometheus text format, one worker.
+fn admin_server(settings: &Settings, metrics: Arc<Metrics>) -> anyhow::Result<server::BoundServer> {
+    let listener = server::bind(&settings.admin)?;
+    let port = server::port_of(&listener)?;
+    let metrics = web::Data::from(metrics);
+    let server = HttpServer::new(move || {
+        App::new().app_data(metrics.clone()).route(
+            "/metrics",
+            web::get().to(|metrics: web::Data<Metrics>| async move {
+                HttpResponse::Ok()
+                    .content_type("text/plain; version=0.0.4; charset=utf-8")
+                    .body(metrics.encode())
+            }),
+        )
+    })
+    .workers(1)
+    .shutdown_timeout(server::SHUTDOWN_TIMEOUT_SECS)
+    .listen(listener)?
+    .run();
+    Ok(server::BoundServer::new(port, server))
+}
 
 impl Application {
     /// Builds the state and binds the listener; serving starts with
@@ -54,19 +83,23 @@ impl Application {
             upstream.resolve_blocking();
             upstream.spawn_resolver(resolve_every);
         }
+        let metrics = Arc::new(Metrics::default());
         let state = web::Data::new(GatewayState {
             routes,
-            verifier: TokenVerifier::new(&settings.jwt, jwks.clone())?,
+            verifier: TokenVerifier::new(&settings.jwt, jwks.clone(), Arc::clone(&metrics))?,
             jwks,
-            proxy: Proxy::new(&settings.proxy, &settings.identity)?,
+            proxy: Proxy::new(&settings.proxy, &settings.identity, Arc::clone(&metrics))?,
+            metrics: Arc::clone(&metrics),
             welcome_message: settings.welcome_message.clone(),
         });
         let listener = server::bind(&settings.application)?;
         let port = server::port_of(&listener)?;
+        let cors = settings.cors.clone();
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(errors::json_errors())
                 .wrap(from_fn(middleware::limit_headers))
+                .wrap(cors::middleware(&cors))
+                .wrap(errors::json_errors())
                 .wrap(from_fn(middleware::request_id))
                 .app_data(state.clone())
                 .configure(health::configure_live)
@@ -75,16 +108,34 @@ impl Application {
         .shutdown_timeout(server::SHUTDOWN_TIMEOUT_SECS)
         .listen(listener)?
         .run();
-        Ok(Self(server::BoundServer::new(port, server)))
+        Ok(Self {
+            main: server::BoundServer::new(port, server),
+            admin: admin_server(&settings, metrics)?,
+        })
     }
 
     /// The port the gateway listens on.
     pub fn port(&self) -> u16 {
-        self.0.port()
+        self.main.port()
+    }
+
+    /// The port of the admin listener (`/metrics`).
+    pub fn admin_port(&self) -> u16 {
+        self.admin.port()
+    }
+
+    /// A handle to stop the public listener (tests drive graceful shutdown with it).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.main.handle()
     }
 
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.0.run_until_stopped().await
+        let (main, admin) = futures_util::future::join(
+            self.main.run_until_stopped(),
+            self.admin.run_until_stopped(),
+        )
+        .await;
+        main.and(admin)
     }
 }

@@ -48,6 +48,11 @@ impl BoundServer {
         self.port
     }
 
+    /// A handle to stop the server, gracefully or not.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish (up to
     /// [`SHUTDOWN_TIMEOUT_SECS`]) before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

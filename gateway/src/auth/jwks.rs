@@ -5,6 +5,7 @@
 //! the auth-service. While the auth-service is down, the cached keys keep serving.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,8 @@ pub struct JwksCache {
     settings: JwtSettings,
     cooldown: Duration,
     keys: RwLock<Option<Arc<KeyMap>>>,
+    /// Bumped whenever the set of key ids changes, so verified-token caches forget.
+    generation: AtomicU64,
     /// One fetch at a time; holds when the last fetch for an unknown kid started.
     /// Scheduled refreshes do not count against the cooldown.
     fetching: tokio::sync::Mutex<Option<Instant>>,
@@ -76,6 +79,7 @@ impl JwksCache {
             settings: settings.clone(),
             cooldown: Duration::from_secs(settings.jwks_refetch_cooldown_seconds),
             keys: RwLock::new(None),
+            generation: AtomicU64::new(0),
             fetching: tokio::sync::Mutex::new(None),
         })
     }
@@ -85,6 +89,11 @@ impl JwksCache {
             Ok(keys) => keys.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// Changes whenever the published key ids change.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// Whether keys have been fetched at least once.
@@ -162,6 +171,12 @@ impl JwksCache {
             anyhow::bail!("JWKS holds no usable key");
         }
         tracing::debug!(keys = keys.len(), "JWKS fetched");
+        let changed = self.snapshot().is_none_or(|old| {
+            old.len() != keys.len() || old.keys().any(|kid| !keys.contains_key(kid))
+        });
+        if changed {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
         let keys = Some(Arc::new(keys));
         match self.keys.write() {
             Ok(mut slot) => *slot = keys,

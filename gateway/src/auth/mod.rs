@@ -1,9 +1,11 @@
 //! Token verification: where the token is found, which keys verify it, what makes it
 //! valid, and why it was not.
 
+mod cache;
 mod jwks;
 mod verifier;
 
+pub use cache::TokenCache;
 pub use jwks::JwksCache;
 pub use verifier::TokenVerifier;
 
@@ -12,6 +14,7 @@ use shared::headers::ACCESS_TOKEN;
 /// Why a token was refused. Clients only ever see the seed's "Token is invalid!"; the
 /// reason goes to the logs for operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Rejection {
     /// Longer than the configured limit; not parsed at all.
     #[error("token too large")]

@@ -8,8 +8,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::ExposeSecret;
 use shared::{Claims, Identity};
 
-use super::{JwksCache, Rejection};
+use super::{JwksCache, Rejection, TokenCache};
 use crate::configuration::{JwtSettings, VerificationMode};
+use crate::metrics::{CacheLabels, Metrics};
 
 /// Longest `kid` looked up; ours are 43 characters.
 pub const MAX_KID_BYTES: usize = 128;
@@ -33,10 +34,12 @@ enum Keys {
 }
 
 /// Verifies access tokens against the auth-service's published keys (or, in HS256 mode,
-/// the shared secret).
+/// the shared secret), remembering the ones that verified until they expire.
 pub struct TokenVerifier {
     keys: Keys,
     max_token_bytes: usize,
+    cache: TokenCache,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -54,7 +57,11 @@ impl std::fmt::Debug for TokenVerifier {
 
 impl TokenVerifier {
     /// A verifier for the configured mode; `jwks` is required in JWKS mode.
-    pub fn new(settings: &JwtSettings, jwks: Option<Arc<JwksCache>>) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: &JwtSettings,
+        jwks: Option<Arc<JwksCache>>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
         let keys = match settings.mode {
             VerificationMode::Hs256 => {
                 let key = DecodingKey::from_secret(settings.secret.expose_secret().as_bytes())
@@ -68,14 +75,32 @@ impl TokenVerifier {
         Ok(Self {
             keys,
             max_token_bytes: settings.max_token_bytes,
+            cache: TokenCache::new(settings.cache_capacity),
+            metrics,
         })
     }
 
     /// The identity a valid token carries, or why it is not valid.
-    pub async fn verify(&self, token: &str) -> Result<Identity, Rejection> {
+    pub async fn verify(&self, token: &str) -> Result<Arc<Identity>, Rejection> {
         if token.len() > self.max_token_bytes {
             return Err(Rejection::TooLarge);
         }
+        let now = jsonwebtoken::get_current_timestamp();
+        let generation = match &self.keys {
+            Keys::Hs256(_) => 0,
+            Keys::Jwks(cache) => cache.generation(),
+        };
+        if let Some(identity) = self.cache.get(token, now, generation) {
+            self.metrics
+                .token_cache
+                .get_or_create(&CacheLabels { result: "hit" })
+                .inc();
+            return Ok(identity);
+        }
+        self.metrics
+            .token_cache
+            .get_or_create(&CacheLabels { result: "miss" })
+            .inc();
         let claims = match &self.keys {
             Keys::Hs256(hs) => decode(token, &hs.0, &hs.1)?,
             Keys::Jwks(cache) => {
@@ -90,12 +115,16 @@ impl TokenVerifier {
                 decode(token, &key.key, &key.validation)?
             }
         };
-        Ok(Identity {
+        let expires_at = claims.exp;
+        let identity = Arc::new(Identity {
             user: claims.user,
             subject: claims.sub,
             roles: claims.roles,
             token_id: claims.jti,
-        })
+        });
+        self.cache
+            .insert(token, Arc::clone(&identity), expires_at, now, generation);
+        Ok(identity)
     }
 }
 

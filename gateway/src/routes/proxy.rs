@@ -1,27 +1,46 @@
-//! Every path the gateway does not answer itself: route, authenticate, forward.
+//! Every path the gateway does not answer itself: route, authenticate, forward, and count.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use std::time::Instant;
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use service_kit::RequestId;
 
 use crate::auth;
 use crate::configuration::Access;
 use crate::error::GatewayError;
-use crate::routing::is_safe_path;
+use crate::metrics::{ReasonLabels, RequestLabels, RouteLabels};
+use crate::routing::{Route, is_safe_path};
 use crate::startup::GatewayState;
 
-/// Finds the route for the path, checks the token when the route is protected, and
-/// forwards the request with the verified identity.
+/// Finds the route for the path, checks the token (and roles) when the route is protected,
+/// forwards the request with the verified identity, and records the outcome.
 pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<GatewayState>,
     request_id: RequestId,
 ) -> Result<HttpResponse, GatewayError> {
+    let started = Instant::now();
     let path = req.path();
-    if !is_safe_path(path) {
-        return Err(GatewayError::UnsafePath);
-    }
-    let route = state.routes.find(path).ok_or(GatewayError::NotFound)?;
+    let safe = is_safe_path(path);
+    let route = if safe { state.routes.find(path) } else { None };
+    let result = match route {
+        None if !safe => Err(GatewayError::UnsafePath),
+        None => Err(GatewayError::NotFound),
+        Some(route) => authenticate_and_forward(&req, payload, &state, route, &request_id).await,
+    };
+    let label = route.map_or("none", |r| r.prefix.as_str()).to_owned();
+    record(&state, label, started, &result);
+    result
+}
+
+async fn authenticate_and_forward(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &GatewayState,
+    route: &Route,
+    request_id: &RequestId,
+) -> Result<HttpResponse, GatewayError> {
     let identity = match route.access {
         Access::Public => None,
         Access::Protected => {
@@ -36,11 +55,52 @@ pub async fn forward(
     state
         .proxy
         .forward(
-            &req,
+            req,
             payload,
             &route.upstream,
-            identity.as_ref(),
-            &request_id,
+            identity.as_deref(),
+            request_id,
         )
         .await
+}
+
+fn record(
+    state: &GatewayState,
+    route: String,
+    started: Instant,
+    result: &Result<HttpResponse, GatewayError>,
+) {
+    let metrics = &state.metrics;
+    let status = match result {
+        Ok(response) => response.status().as_u16(),
+        Err(error) => error.status_code().as_u16(),
+    };
+    match result {
+        Err(GatewayError::TokenInvalid(reason)) => {
+            metrics
+                .token_rejections
+                .get_or_create(&ReasonLabels {
+                    reason: reason.to_string(),
+                })
+                .inc();
+        }
+        Err(GatewayError::UpstreamUnavailable { upstream, .. }) => {
+            metrics.upstream_error(upstream, "unavailable")
+        }
+        Err(GatewayError::UpstreamTimeout(upstream)) => metrics.upstream_error(upstream, "timeout"),
+        Err(GatewayError::NoHealthyInstance(upstream)) => {
+            metrics.upstream_error(upstream, "no_healthy_instance")
+        }
+        _ => {}
+    }
+    metrics
+        .duration
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&RequestLabels { route, status })
+        .inc();
 }

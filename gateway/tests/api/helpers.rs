@@ -18,6 +18,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub struct TestApp {
     pub address: String,
+    pub admin_address: String,
+    pub handle: actix_web::dev::ServerHandle,
     pub client: reqwest::Client,
     pub settings: Settings,
 }
@@ -85,6 +87,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings =
         Settings::load_with(Environment::Local, EnvVars::Given(HashMap::new())).unwrap();
     settings.application.port = 0;
+    settings.admin.port = 0;
     settings.proxy.request_timeout_ms = REQUEST_TIMEOUT_MS;
     settings.proxy.max_body_bytes = MAX_BODY_BYTES;
     let echo = spawn_echo_upstream();
@@ -119,9 +122,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     adjust(&mut settings);
     let app = Application::build(settings.clone()).unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
+    let admin_address = format!("http://127.0.0.1:{}", app.admin_port());
+    let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        admin_address,
+        handle,
         client: reqwest::Client::new(),
         settings,
     }
@@ -202,4 +209,18 @@ pub async fn assert_json_error(response: reqwest::Response, status: u16, message
     );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body, json!({ "message": message }));
+}
+
+impl TestApp {
+    /// The admin listener's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.admin_address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.text().await.unwrap()
+    }
 }

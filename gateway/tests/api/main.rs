@@ -7,6 +7,7 @@
 mod balancing;
 mod helpers;
 mod jwks;
+mod operations;
 mod proxy;
 mod tokens;
 mod welcome;
