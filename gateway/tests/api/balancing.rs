@@ -8,12 +8,14 @@ use serde_json::Value;
 
 use crate::helpers::{
     TestApp, assert_json_error, closed_port_address, spawn_app_with, spawn_echo_upstream,
+    spawn_echo_upstream_at,
 };
 
 /// A gateway whose `/pool` route goes to an upstream made of `urls`.
 async fn gateway_over(urls: Vec<String>, max_body_bytes: usize) -> TestApp {
     spawn_app_with(move |settings| {
         settings.proxy.max_body_bytes = max_body_bytes;
+        settings.proxy.eject_seconds = 1;
         settings.upstreams.insert(
             "pool".into(),
             UpstreamSettings {
@@ -122,4 +124,37 @@ async fn large_bodies_stream_through_whole_and_over_the_limit_get_413() {
         &format!("Request body is too large (limit {LIMIT} bytes)."),
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_flapping_instance_is_skipped_while_down_and_serves_again_once_back() {
+    let (flapping, handle) = spawn_echo_upstream_at("127.0.0.1:0");
+    let steady = spawn_echo_upstream();
+    let port: u64 = flapping.rsplit(':').next().unwrap().parse().unwrap();
+    let app = gateway_over(vec![flapping.clone(), steady], 1 << 20).await;
+
+    handle.stop(false).await;
+    for _ in 0..6 {
+        let response = app.client.get(app.url("/pool")).send().await.unwrap();
+        assert_ne!(
+            instance_of(response).await,
+            port,
+            "served by a stopped instance"
+        );
+    }
+
+    let (_, _back) = spawn_echo_upstream_at(flapping.trim_start_matches("http://"));
+    // Past the ejection (1 s here), the instance takes its turns again.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let mut served_by_it = 0;
+    for _ in 0..6 {
+        let response = app.client.get(app.url("/pool")).send().await.unwrap();
+        if instance_of(response).await == port {
+            served_by_it += 1;
+        }
+    }
+    assert_eq!(
+        served_by_it, 3,
+        "the recovered instance should serve every other request"
+    );
 }

@@ -53,17 +53,24 @@ async fn echo(req: HttpRequest, body: web::Bytes) -> HttpResponse {
 }
 
 pub fn spawn_echo_upstream() -> String {
+    spawn_echo_upstream_at("127.0.0.1:0").0
+}
+
+/// An echo upstream on `address`; returns its URL and a handle to stop it.
+pub fn spawn_echo_upstream_at(address: &str) -> (String, actix_web::dev::ServerHandle) {
     let server = HttpServer::new(|| {
         App::new()
             .app_data(web::PayloadConfig::new(16 << 20))
             .default_service(web::to(echo))
     })
     .workers(1)
-    .bind("127.0.0.1:0")
+    .bind(address)
     .unwrap();
-    let address = format!("http://{}", server.addrs()[0]);
-    tokio::spawn(server.run());
-    address
+    let url = format!("http://{}", server.addrs()[0]);
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (url, handle)
 }
 
 /// An address nothing listens on.
