@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project: unit, per-service integration (the auth-service's on SQLite
-# and on PostgreSQL) and end-to-end tests, then a smoke run of the real binaries replaying
-# the seed's curl flow on ports 8080-8082.
+# and on PostgreSQL) and end-to-end tests, a smoke run of the real binaries replaying the
+# seed's curl flow on ports 8080-8082, then the compose stack on the Docker engine
+# (scripts/compose-test.sh; SKIP_COMPOSE_TEST=1 leaves it out on a machine without Docker).
 #
 # A throwaway PostgreSQL server is started for the run (and Debian's package installed if
 # it is missing and we are root); set TEST_DATABASE_URL to use a server of your own.
@@ -20,3 +21,9 @@ trap cleanup EXIT
 cargo test --workspace --locked
 # `cargo test` has just built the three binaries in target/debug.
 scripts/smoke-local.sh debug
+
+if [ "${SKIP_COMPOSE_TEST:-0}" = 1 ]; then
+    echo "compose test skipped (SKIP_COMPOSE_TEST=1)"
+else
+    scripts/compose-test.sh
+fi

@@ -23,6 +23,7 @@ usage: auth-service                         serve HTTP (the default)
        auth-service keys rotate                  new key, published now, signing later
        auth-service hash-password                 argon2id hash of standard input, for
                                                   users.bootstrap in the configuration
+       auth-service healthcheck                   exit 0 if the service on this host is ready
 Settings (database URL, ...) come from APP_ENVIRONMENT and AUTH__* variables, as for serving.";
 
 /// What `main` should do.
@@ -32,6 +33,8 @@ pub enum Command {
     Serve,
     /// Print the usage text.
     Help,
+    /// Probe the running service's readiness (the container health check).
+    HealthCheck,
     /// Run an admin command with these arguments.
     Admin(Vec<String>),
 }
@@ -41,6 +44,7 @@ pub fn parse(args: Vec<String>) -> Command {
     match args.first().map(String::as_str) {
         None | Some("serve") => Command::Serve,
         Some("-h" | "--help" | "help") => Command::Help,
+        Some("healthcheck") => Command::HealthCheck,
         Some(_) => Command::Admin(args),
     }
 }

@@ -150,7 +150,9 @@ impl Proxy {
                 upstream.eject(&instance);
             }
             let resendable = matches!(body, OutgoingBody::Buffered(_));
-            let safe = error.is_connect() || (idempotent && !error.is_timeout());
+            // A refused connection sent nothing and cost little: any method may try the next
+            // instance. A timeout already spent a whole budget and is not retried.
+            let safe = !error.is_timeout() && (error.is_connect() || idempotent);
             tried.push(instance);
             if !(resendable && safe && tried.len() <= self.max_retries) {
                 return Err(upstream_error(&upstream.name, &error));

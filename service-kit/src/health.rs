@@ -40,3 +40,34 @@ pub fn unavailable() -> HttpResponse {
 pub fn ready() -> HttpResponse {
     HttpResponse::Ok().json(Status { status: "ok" })
 }
+
+/// How long the container health probe waits for an answer.
+pub const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The container health check: asks `GET /health/ready` on the service's own port over
+/// loopback and says whether it answered 200. Needs no curl in the image: the binary
+/// probes itself (`<service> healthcheck`).
+pub fn probe(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&address, PROBE_TIMEOUT) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(PROBE_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(PROBE_TIMEOUT));
+    let request = format!("GET {READY_PATH} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[8..12] == b" 200"
+}
+
+/// `main`'s answer to `healthcheck`: exit status 0 when ready, 1 otherwise.
+pub fn probe_exit_code(port: u16) -> std::process::ExitCode {
+    if probe(port) {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# The compose stack, tested on a real Docker engine, from a clean checkout:
+#   1. builds the images and brings the stack up, waiting on health checks
+#   2. replays the seed's flow against localhost:8080, and spreads /protected over three
+#      resource-service replicas (--scale)
+#   3. shows the auth-service and resource-service cannot be reached from the host
+#   4. stops the resource-service: 502/503 JSON within 2 s; serves again once it is back
+#   5. restarts the auth-service: users, refresh tokens and keys survive
+#   6. kills the gateway's process: the restart policy brings it back
+#   7. tears everything down, volumes included, whatever failed
+#
+# With registry access it builds from source (BUILD_TARGET=from-source, the default of
+# docker-compose.yml). Without (CI here), it builds the binaries on the host, makes a
+# minimal Debian base image with debootstrap, and builds the `prebuilt` target on it:
+#   COMPOSE_TEST_MODE=from-source scripts/compose-test.sh   # force the first
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export COMPOSE_PROJECT_NAME=jwtplatformtest
+export DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-0} COMPOSE_DOCKER_CLI_BUILD=${COMPOSE_DOCKER_CLI_BUILD:-0}
+readonly GATEWAY=http://127.0.0.1:8080
+# Every wait below is bounded: tries of 0.5 s.
+readonly HEALTH_TRIES=120
+compose() { scripts/compose.sh "$@"; }
+
+failures=0
+check() { # name, expected, actual
+    if [ "$2" = "$3" ]; then
+        echo "ok   $1"
+    else
+        echo "FAIL $1"; echo "     expected: $2"; echo "     actual:   $3"
+        failures=$((failures + 1))
+    fi
+}
+req() { curl -s --max-time 5 -w ' %{http_code}' "$@" || true; }
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
+
+teardown() {
+    echo "== 7. teardown (volumes included)"
+    compose down -v --remove-orphans --timeout 10 >/dev/null 2>&1 || true
+}
+trap teardown EXIT
+
+wait_healthy() { # service; every container of it healthy
+    local ids status all
+    for ((i = 0; i < HEALTH_TRIES; i++)); do
+        ids=$(compose ps -q "$1" 2>/dev/null || true)
+        all=yes
+        [ -z "$ids" ] && all=no
+        for id in $ids; do
+            status=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id" 2>/dev/null || echo none)
+            [ "$status" = healthy ] || all=no
+        done
+        [ "$all" = yes ] && return 0
+        sleep 0.5
+    done
+    echo "$1 never became healthy" >&2
+    compose logs --tail 30 "$1" >&2 || true
+    return 1
+}
+
+wait_for_status() { # expected status, then curl arguments
+    local expected=$1; shift
+    for ((i = 0; i < HEALTH_TRIES; i++)); do
+        [ "$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$@" || true)" = "$expected" ] && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+echo "== 1. build and start"
+if curl -s -o /dev/null --max-time 1 "$GATEWAY/"; then
+    echo "port 8080 is already in use; stop what runs there first" >&2
+    exit 1
+fi
+if [ "${COMPOSE_TEST_MODE:-prebuilt}" = prebuilt ]; then
+    cargo build --release --locked -p auth-service -p resource-service -p gateway
+    for service in auth-service resource-service gateway; do
+        cp "${CARGO_TARGET_DIR:-target}/release/$service" "docker/prebuilt/$service/app"
+    done
+    export BUILD_TARGET=prebuilt
+    RUNTIME_IMAGE=$(scripts/docker-base-image.sh)
+    export RUNTIME_IMAGE
+fi
+compose build
+compose up -d
+wait_healthy auth-service
+wait_healthy resource-service
+wait_healthy gateway
+
+echo "== 2. the seed's flow against localhost:8080"
+check "GET / welcomes" '{"message":"Welcome to the Flask JWT API!"} 200' "$(req "$GATEWAY/")"
+login=$(curl -s --max-time 5 -X POST "$GATEWAY/login" -H 'Content-Type: application/json' \
+    -d '{"username": "user1", "password": "password123"}')
+token=$(printf '%s' "$login" | json_field token)
+refresh=$(printf '%s' "$login" | json_field refresh_token)
+check "POST /login returns a JWT" 3 "$(printf '%s' "$token" | awk -F. '{print NF}')"
+check "GET /protected with the token" \
+    '{"message":"This is a protected route!","user":"user1","roles":[]} 200' \
+    "$(req "$GATEWAY/protected" -H "x-access-token: $token")"
+check "GET /protected without a token" '{"message":"Token is missing!"} 403' "$(req "$GATEWAY/protected")"
+check "GET /protected with a bad token" '{"message":"Token is invalid!"} 403' \
+    "$(req "$GATEWAY/protected" -H 'x-access-token: abc.def.ghi')"
+check "POST /login with bad credentials" '{"message":"Invalid credentials!"} 401' \
+    "$(req -X POST "$GATEWAY/login" -H 'Content-Type: application/json' -d '{"username": "user1", "password": "nope"}')"
+
+compose up -d --no-recreate --scale resource-service=3
+wait_healthy resource-service
+# The gateway re-resolves the name every 2 s; then requests take turns.
+sleep 3
+for ((i = 0; i < 30; i++)); do
+    curl -s -o /dev/null --max-time 5 "$GATEWAY/protected" -H "x-access-token: $token" -H "x-request-id: spread-$i"
+done
+served_by=$(for id in $(compose ps -q resource-service); do
+    docker logs "$id" 2>&1 | grep -c 'spread-' || true
+done | awk '$1 > 0' | wc -l | tr -d ' ')
+check "--scale resource-service=3: every replica serves" 3 "$served_by"
+compose up -d --no-recreate --scale resource-service=1
+wait_healthy resource-service
+
+echo "== 3. only the gateway is reachable from the host"
+check "auth-service port not published" 000 "$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' http://127.0.0.1:8081/ || true)"
+check "resource-service port not published" 000 "$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' http://127.0.0.1:8082/ || true)"
+resource_ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$(compose ps -q resource-service | head -n 1)" | awk '{print $1}')
+direct=$(curl -s --max-time 2 -w ' %{http_code}' "http://$resource_ip:8082/protected" \
+    -H 'x-auth-user: admin' -H 'x-auth-subject: s' -H 'x-auth-token-id: t' || true)
+case "$direct" in
+    ""|*" 000") check "resource-service container unreachable from the host" yes yes ;;
+    *) check "a direct request to the resource-service is refused" \
+        '{"message":"This service only answers requests forwarded by the gateway."} 401' "$direct" ;;
+esac
+
+echo "== 4. resource-service down, then back"
+compose stop resource-service >/dev/null
+started=$(date +%s%N)
+down=$(req "$GATEWAY/protected" -H "x-access-token: $token")
+elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+case "$down" in
+    *'"message":'*" 502"|*'"message":'*" 503") check "502/503 JSON while it is down" yes yes ;;
+    *) check "502/503 JSON while it is down" "502 or 503 JSON" "$down" ;;
+esac
+check "answered within 2 s (${elapsed_ms} ms)" yes "$([ "$elapsed_ms" -le 2000 ] && echo yes || echo no)"
+compose start resource-service >/dev/null
+wait_healthy resource-service
+if wait_for_status 200 "$GATEWAY/protected" -H "x-access-token: $token"; then
+    check "serves again without a gateway restart" 200 200
+else
+    check "serves again without a gateway restart" 200 "$(req "$GATEWAY/protected" -H "x-access-token: $token")"
+fi
+
+echo "== 5. auth-service restart keeps users, refresh tokens and keys"
+check "register a user" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$GATEWAY/register" \
+    -H 'Content-Type: application/json' -d '{"username": "persistent", "password": "survives-restarts"}')"
+jwks_before=$(curl -s --max-time 5 "$GATEWAY/.well-known/jwks.json")
+compose restart auth-service >/dev/null
+wait_healthy auth-service
+check "the user can still log in" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$GATEWAY/login" \
+    -H 'Content-Type: application/json' -d '{"username": "persistent", "password": "survives-restarts"}')"
+check "the signing keys are the same" "$jwks_before" "$(curl -s --max-time 5 "$GATEWAY/.well-known/jwks.json")"
+check "a refresh token from before still rotates" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$GATEWAY/refresh" \
+    -H 'Content-Type: application/json' -d "{\"refresh_token\": \"$refresh\"}")"
+check "an access token from before still verifies" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$GATEWAY/protected" -H "x-access-token: $token")"
+
+echo "== 6. the gateway crashes and comes back"
+gateway_id=$(compose ps -q gateway)
+restarts_before=$(docker inspect -f '{{.RestartCount}}' "$gateway_id")
+kill -9 "$(docker inspect -f '{{.State.Pid}}' "$gateway_id")"
+sleep 1
+if wait_for_status 200 "$GATEWAY/"; then
+    check "the restart policy brought it back" yes \
+        "$([ "$(docker inspect -f '{{.RestartCount}}' "$gateway_id")" -gt "$restarts_before" ] && echo yes || echo no)"
+else
+    check "the restart policy brought it back" 200 "$(req "$GATEWAY/")"
+fi
+wait_healthy gateway
+check "and serves the flow again" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$GATEWAY/protected" -H "x-access-token: $token")"
+
+if [ "$failures" -gt 0 ]; then
+    echo "compose test: $failures check(s) failed" >&2
+    compose logs --tail 40 >&2 || true
+    exit 1
+fi
+echo "compose test: all checks passed"
