@@ -9,15 +9,14 @@
 #   6. kills the gateway's process: the restart policy brings it back
 #   7. tears everything down, volumes included, whatever failed
 #
-# With registry access it builds from source (BUILD_TARGET=from-source, the default of
-# docker-compose.yml). Without (CI here), it builds the binaries on the host, makes a
-# minimal Debian base image with debootstrap, and builds the `prebuilt` target on it:
-#   COMPOSE_TEST_MODE=from-source scripts/compose-test.sh   # force the first
+# By default it takes the offline path (scripts/compose-offline.sh: binaries built on the
+# host, a debootstrap-made base image, the `prebuilt` target), which works without registry
+# access. With registry access, COMPOSE_TEST_MODE=from-source builds the images from source
+# as `docker compose up --build` does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export COMPOSE_PROJECT_NAME=jwtplatformtest
-export DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-0} COMPOSE_DOCKER_CLI_BUILD=${COMPOSE_DOCKER_CLI_BUILD:-0}
 readonly GATEWAY=http://127.0.0.1:8080
 # Every wait below is bounded: tries of 0.5 s.
 readonly HEALTH_TRIES=120
@@ -74,16 +73,10 @@ if curl -s -o /dev/null --max-time 1 "$GATEWAY/"; then
     exit 1
 fi
 if [ "${COMPOSE_TEST_MODE:-prebuilt}" = prebuilt ]; then
-    cargo build --release --locked -p auth-service -p resource-service -p gateway
-    for service in auth-service resource-service gateway; do
-        cp "${CARGO_TARGET_DIR:-target}/release/$service" "docker/prebuilt/$service/app"
-    done
-    export BUILD_TARGET=prebuilt
-    RUNTIME_IMAGE=$(scripts/docker-base-image.sh)
-    export RUNTIME_IMAGE
+    scripts/compose-offline.sh up -d
+else
+    compose up -d --build
 fi
-compose build
-compose up -d
 wait_healthy auth-service
 wait_healthy resource-service
 wait_healthy gateway
