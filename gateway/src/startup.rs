@@ -105,6 +105,7 @@ impl Application {
                 .configure(health::configure_live)
                 .configure(routes::configure)
         })
+        .workers(server::workers(&settings.application))
         .shutdown_timeout(server::SHUTDOWN_TIMEOUT_SECS)
         .listen(listener)?
         .run();

@@ -28,6 +28,7 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(errors::not_found))
         })
+        .workers(server::workers(&settings.application))
         .shutdown_timeout(server::SHUTDOWN_TIMEOUT_SECS)
         .listen(listener)?
         .run();

@@ -118,6 +118,9 @@ pub struct ApplicationSettings {
     pub host: String,
     /// Port to bind; 0 picks a free one (tests).
     pub port: u16,
+    /// Worker threads; one per core when unset.
+    #[serde(default)]
+    pub workers: Option<usize>,
 }
 
 #[cfg(test)]

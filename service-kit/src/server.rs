@@ -15,6 +15,14 @@ pub fn bind(settings: &ApplicationSettings) -> anyhow::Result<TcpListener> {
     TcpListener::bind(&address).with_context(|| format!("binding {address}"))
 }
 
+/// The number of worker threads to run: the configured one, else one per core.
+pub fn workers(settings: &ApplicationSettings) -> usize {
+    settings
+        .workers
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
 /// The port a listener is bound to.
 pub fn port_of(listener: &TcpListener) -> anyhow::Result<u16> {
     Ok(listener

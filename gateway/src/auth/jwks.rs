@@ -156,6 +156,13 @@ impl JwksCache {
             anyhow::bail!("JWKS is larger than {MAX_JWKS_BYTES} bytes");
         }
         let set: JwkSet = serde_json::from_slice(&body).context("parsing the JWKS")?;
+        self.install(&set)
+    }
+
+    /// Takes the usable keys of `set` as the current ones. A set without any usable key is
+    /// refused (an error, the old keys stay): a broken auth-service must not wipe the keys
+    /// that verify every token in flight.
+    pub fn install(&self, set: &JwkSet) -> anyhow::Result<()> {
         let mut keys = KeyMap::new();
         for jwk in &set.keys {
             match self.verifying_key(jwk) {
@@ -166,8 +173,6 @@ impl JwksCache {
             }
         }
         if keys.is_empty() {
-            // An empty or unusable set from a broken auth-service must not wipe the keys
-            // that verify every token in flight.
             anyhow::bail!("JWKS holds no usable key");
         }
         tracing::debug!(keys = keys.len(), "JWKS fetched");

@@ -1,0 +1,419 @@
+#!/usr/bin/env python3
+"""Benchmarks the gateway beside the proxies users would deploy instead, on this machine,
+in one run, and writes docs/BENCHMARKS.md.
+
+Contenders, all on loopback, each proxy on one worker thread, all in front of the same
+upstream (nginx answering a small JSON body):
+  direct         wrk -> upstream
+  nginx          nginx as a plain reverse proxy (checks nothing)
+  haproxy-jwt    HAProxy 2.6 checking an HS256 token (jwt_verify, exp) and proxying
+  gateway        our gateway checking an EdDSA token against the JWKS (verified-token cache on)
+  gateway-nocache  the same with the cache off: a signature check on every request
+  stack          our gateway in front of our resource-service (identity signed and checked)
+
+Load: wrk, same threads, connections and duration for every contender, contenders
+alternated round by round; the median round is reported. Also: RSS idle and at peak, and
+time from start to ready, for each service.
+
+Usage: bench/run.py [--duration 10] [--rounds 3] [--connections 32] [--no-write]
+Needs: nginx, haproxy, wrk (Debian packages; installed when missing and run as root).
+"""
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+PORTS = {
+    "upstream": 18080, "auth": 18081, "nginx": 18082, "haproxy-jwt": 18083,
+    "gateway": 18084, "gateway-nocache": 18085, "resource": 18086, "stack": 18087,
+}
+HS256_SECRET = "bench-only-secret-bench-only-secret-0123456789"
+# How long a started process gets to answer its readiness check.
+READY_TIMEOUT_S = 20.0
+UPSTREAM_BODY = '{"message":"This is a protected route!","user":"user1"}'
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def ensure_tools():
+    missing = [tool for tool in ("nginx", "haproxy", "wrk") if not shutil.which(tool)]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        sys.exit(f"missing {missing}: install Debian's nginx-light, haproxy and wrk")
+    packages = {"nginx": "nginx-light", "haproxy": "haproxy", "wrk": "wrk"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *[packages[m] for m in missing]],
+                   check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
+def build():
+    log("building release binaries...")
+    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "auth-service",
+                    "-p", "resource-service", "-p", "gateway"], cwd=ROOT, check=True)
+
+
+def wait_ready(url, timeout=READY_TIMEOUT_S):
+    """Polls `url` until it answers 200; returns the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return time.monotonic() - started
+        except OSError:
+            pass
+        time.sleep(0.002)
+    raise RuntimeError(f"{url} not ready after {timeout}s")
+
+
+class Processes:
+    """Every process the run starts, stopped at the end whatever happens."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.running = []
+
+    def start(self, name, argv, env=None):
+        out = open(os.path.join(self.workdir, f"{name}.log"), "w")
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **(env or {})}, cwd=self.workdir)
+        self.running.append(process)
+        return process
+
+    def stop_all(self):
+        for process in self.running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.running:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def nginx_config(workdir, name, server_block):
+    path = os.path.join(workdir, f"{name}.conf")
+    temp = os.path.join(workdir, f"{name}-temp")
+    os.makedirs(temp, exist_ok=True)
+    with open(path, "w") as f:
+        f.write(f"""
+worker_processes 1;
+daemon off;
+pid {workdir}/{name}.pid;
+error_log {workdir}/{name}.err warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {temp}; proxy_temp_path {temp}; fastcgi_temp_path {temp};
+    uwsgi_temp_path {temp}; scgi_temp_path {temp};
+    {server_block}
+}}
+""")
+    return path
+
+
+def haproxy_config(workdir):
+    path = os.path.join(workdir, "haproxy.cfg")
+    with open(path, "w") as f:
+        f.write(f"""
+global
+    nbthread 1
+    maxconn 4000
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    option http-keep-alive
+frontend fe
+    bind 127.0.0.1:{PORTS['haproxy-jwt']}
+    http-request deny deny_status 403 unless {{ req.hdr(x-access-token) -m found }}
+    http-request set-var(txn.bearer) req.hdr(x-access-token)
+    http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('$.alg')
+    http-request deny deny_status 403 unless {{ var(txn.alg) -m str HS256 }}
+    http-request deny deny_status 403 unless {{ var(txn.bearer),jwt_verify(txn.alg,"{HS256_SECRET}") -m int 1 }}
+    http-request set-var(txn.now) date()
+    http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('$.exp','int')
+    http-request deny deny_status 403 if {{ var(txn.exp),sub(txn.now) -m int lt 0 }}
+    default_backend be
+backend be
+    http-reuse always
+    server up 127.0.0.1:{PORTS['upstream']}
+""")
+    return path
+
+
+def hs256_token():
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    now = int(time.time())
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    claims = {"user": "user1", "sub": "bench", "iat": now, "nbf": now, "exp": now + 3600,
+              "iss": "auth-service", "aud": "api", "jti": "bench"}
+    payload = b64(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(HS256_SECRET.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64(signature)}"
+
+
+def gateway_env(port, resource_url, cache_capacity):
+    return {
+        "APP_ENVIRONMENT": "local", "RUST_LOG": "warn",
+        "GATEWAY__APPLICATION__PORT": str(port), "GATEWAY__APPLICATION__WORKERS": "1",
+        "GATEWAY__ADMIN__PORT": "0",
+        "GATEWAY__JWT__JWKS_URL": f"http://127.0.0.1:{PORTS['auth']}/.well-known/jwks.json",
+        "GATEWAY__JWT__CACHE_CAPACITY": str(cache_capacity),
+        "GATEWAY__UPSTREAMS__AUTH__URL": f"http://127.0.0.1:{PORTS['auth']}",
+        "GATEWAY__UPSTREAMS__RESOURCE__URL": resource_url,
+    }
+
+
+def to_ms(text):
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(port, token, args, script=None):
+    argv = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
+            "-H", f"x-access-token: {token}", f"http://127.0.0.1:{port}/protected"]
+    if script:
+        argv[1:1] = ["-s", script]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"errors under load on port {port}:\n{out}")
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": to_ms(re.search(r"\s50%\s+(\S+)", out).group(1)),
+        "p99": to_ms(re.search(r"\s99%\s+(\S+)", out).group(1)),
+    }
+
+
+def rss_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+
+    ensure_tools()
+    build()
+    workdir = tempfile.mkdtemp(prefix="jwt-bench-")
+    procs = Processes(workdir)
+    try:
+        results, memory, startup = measure(args, workdir, procs)
+    except Exception:
+        log(f"failed; process logs kept in {workdir}")
+        procs.stop_all()
+        raise
+    procs.stop_all()
+    report = render(args, results, memory, startup)
+    print(report)
+    if not args.no_write:
+        os.makedirs(os.path.join(ROOT, "docs"), exist_ok=True)
+        with open(os.path.join(ROOT, "docs", "BENCHMARKS.md"), "w") as f:
+            f.write(report)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def start_service(procs, name, binary, env, port):
+    """Starts one of our services; returns (process, seconds to ready, idle RSS KiB)."""
+    process = procs.start(name, [os.path.join(TARGET, "release", binary)], env)
+    ready = wait_ready(f"http://127.0.0.1:{port}/health/ready")
+    time.sleep(1.0)
+    return process, ready, rss_kib(process.pid, "VmRSS")
+
+
+def measure(args, workdir, procs):
+    bin_env = {"RUST_LOG": "warn", "APP_ENVIRONMENT": "local"}
+    procs.start("upstream", ["nginx", "-c", nginx_config(workdir, "upstream", f"""
+        server {{ listen 127.0.0.1:{PORTS['upstream']};
+                 location / {{ default_type application/json; return 200 '{UPSTREAM_BODY}'; }} }}""")])
+    procs.start("nginx", ["nginx", "-c", nginx_config(workdir, "nginx", f"""
+        upstream up {{ server 127.0.0.1:{PORTS['upstream']}; keepalive 64; }}
+        server {{ listen 127.0.0.1:{PORTS['nginx']};
+                 location / {{ proxy_pass http://up; proxy_http_version 1.1;
+                              proxy_set_header Connection ""; }} }}""")])
+    procs.start("haproxy", ["haproxy", "-f", haproxy_config(workdir)])
+
+    startup, memory, pids = {}, {}, {}
+    auth, startup["auth-service"], memory["auth-service"] = start_service(procs, "auth-service", "auth-service", {
+        **bin_env, "AUTH__APPLICATION__PORT": str(PORTS["auth"]), "AUTH__APPLICATION__WORKERS": "1",
+        "AUTH__DATABASE__URL": f"sqlite://{workdir}/auth.db?mode=rwc"}, PORTS["auth"])
+    resource, startup["resource-service"], memory["resource-service"] = start_service(
+        procs, "resource-service", "resource-service", {
+            **bin_env, "RESOURCE__APPLICATION__PORT": str(PORTS["resource"]),
+            "RESOURCE__APPLICATION__WORKERS": "1"}, PORTS["resource"])
+    upstream_url = f"http://127.0.0.1:{PORTS['upstream']}"
+    gateway, startup["gateway"], memory["gateway"] = start_service(
+        procs, "gateway", "gateway", gateway_env(PORTS["gateway"], upstream_url, 10000), PORTS["gateway"])
+    nocache, _, _ = start_service(procs, "gateway-nocache", "gateway",
+                                  gateway_env(PORTS["gateway-nocache"], upstream_url, 0), PORTS["gateway-nocache"])
+    stack, _, _ = start_service(procs, "stack", "gateway",
+                                gateway_env(PORTS["stack"], f"http://127.0.0.1:{PORTS['resource']}", 10000), PORTS["stack"])
+    pids = {"gateway": gateway.pid, "resource-service": resource.pid, "auth-service": auth.pid}
+    for port in (PORTS["upstream"], PORTS["nginx"]):
+        wait_ready(f"http://127.0.0.1:{port}/")
+
+    request = urllib.request.Request(f"http://127.0.0.1:{PORTS['auth']}/login", method="POST",
+                                     data=b'{"username":"user1","password":"password123"}',
+                                     headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        eddsa = json.load(response)["token"]
+    hs256 = hs256_token()
+    tokens = {"direct": eddsa, "nginx": eddsa, "haproxy-jwt": hs256, "gateway": eddsa,
+              "gateway-nocache": eddsa, "stack": eddsa}
+    contenders = list(tokens)
+    ports = {"direct": PORTS["upstream"], **{c: PORTS[c] for c in contenders if c != "direct"}}
+    for name in contenders:  # every contender answers 200 before the clock starts
+        run_wrk(ports[name], tokens[name], argparse.Namespace(connections=1, duration=1))
+
+    rounds = {name: [] for name in contenders}
+    for round_number in range(args.rounds):
+        order = contenders[round_number % len(contenders):] + contenders[:round_number % len(contenders)]
+        for name in order:
+            log(f"round {round_number + 1}/{args.rounds}: {name}")
+            rounds[name].append(run_wrk(ports[name], tokens[name], args))
+    results = {}
+    for name, runs in rounds.items():
+        median = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+        results[name] = {**median, "all_rps": [r["rps"] for r in runs]}
+
+    # Logins: bounded by argon2; how much of a login is anything else.
+    lua = os.path.join(workdir, "login.lua")
+    with open(lua, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = \'{"username":"user1","password":"password123"}\'\n'
+                'wrk.headers["Content-Type"] = "application/json"\nwrk.path = "/login"\n')
+    login = run_wrk(PORTS["auth"], "", argparse.Namespace(connections=2, duration=args.duration), script=lua)
+    results["login"] = login
+
+    peaks = {name: rss_kib(pid, "VmHWM") for name, pid in pids.items()}
+    memory = {name: {"idle_kib": memory[name], "peak_kib": peaks[name]} for name in pids}
+    return results, memory, startup
+
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = {
+        "nginx": subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip(),
+        "haproxy": subprocess.run(["haproxy", "-v"], capture_output=True, text=True).stdout.splitlines()[0],
+        "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0],
+    }
+    return cpu, os.cpu_count(), platform.release(), versions
+
+
+def render(args, results, memory, startup):
+    cpu, cores, kernel, versions = machine()
+    labels = {
+        "direct": "upstream alone (no proxy)",
+        "nginx": "nginx reverse proxy, no auth",
+        "haproxy-jwt": "HAProxy jwt_verify HS256",
+        "gateway": "our gateway, EdDSA via JWKS (token cache on)",
+        "gateway-nocache": "our gateway, EdDSA via JWKS (cache off: verify every request)",
+        "stack": "our gateway + our resource-service",
+    }
+    ours = results["gateway"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Made by `bench/run.py` (this page is its output); rerun it to refresh every number.",
+        "",
+        f"Machine: {cpu}, {cores} cores, Linux {kernel}; {versions['nginx']}, {versions['haproxy']},",
+        f"{versions['wrk']}. Load: `wrk -t1 -c{args.connections} -d{args.duration}s` with a token",
+        "header, every proxy on one worker thread, all on loopback in front of the same nginx",
+        f"upstream; contenders alternated over {args.rounds} rounds, the median round shown.",
+        "",
+        "| contender | requests/s | p50 | p99 | our gateway's throughput against it |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in ["direct", "nginx", "haproxy-jwt", "gateway", "gateway-nocache", "stack"]:
+        r = results[name]
+        ratio = ours["rps"] / r["rps"]
+        lines.append(f"| {labels[name]} | {r['rps']:,.0f} | {r['p50']:.2f} ms | {r['p99']:.2f} ms | {ratio:.2f}x |")
+    lines += [
+        "",
+        "Every round's requests/s: " + "; ".join(
+            f"{name} {', '.join(f'{v:,.0f}' for v in results[name]['all_rps'])}"
+            for name in ["direct", "nginx", "haproxy-jwt", "gateway", "gateway-nocache", "stack"]) + ".",
+        "",
+        "```mermaid",
+        "xychart-beta",
+        '    title "Requests per second (higher is better)"',
+        '    x-axis ["direct", "nginx", "HAProxy JWT", "gateway", "gateway, no cache", "stack"]',
+        "    bar [" + ", ".join(f"{results[n]['rps']:.0f}" for n in
+                            ["direct", "nginx", "haproxy-jwt", "gateway", "gateway-nocache", "stack"]) + "]",
+        "```",
+        "",
+        "## Targets",
+        "",
+    ]
+    def verdict(ok):
+        return "met" if ok else "**missed**"
+    h, n = results["haproxy-jwt"], results["nginx"]
+    lines += [
+        f"- Gateway throughput ≥ 1.25x HAProxy's jwt_verify: {ours['rps'] / h['rps']:.2f}x, "
+        f"{verdict(ours['rps'] >= 1.25 * h['rps'])} (cache off: {results['gateway-nocache']['rps'] / h['rps']:.2f}x).",
+        f"- Gateway throughput ≥ 1.0x nginx's plain proxy: {ours['rps'] / n['rps']:.2f}x, "
+        f"{verdict(ours['rps'] >= n['rps'])}.",
+        f"- Gateway p99 no worse than HAProxy's: {ours['p99']:.2f} ms vs {h['p99']:.2f} ms, "
+        f"{verdict(ours['p99'] <= h['p99'])}.",
+        "",
+        "## Logins",
+        "",
+        f"`wrk -t1 -c2` on `POST /login` (the auth-service on one worker; argon2id runs on the "
+        f"blocking pool, one hash per core): {results['login']['rps']:.1f} logins/s, "
+        f"p50 {results['login']['p50']:.1f} ms. Compare with the hash alone in "
+        "`cargo bench -p auth-service --bench password`.",
+        "",
+        "## Memory and start-up",
+        "",
+        "| service | RSS idle | RSS peak (after the load above) | start to ready |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in ["gateway", "auth-service", "resource-service"]:
+        m = memory[name]
+        lines.append(f"| {name} | {m['idle_kib'] / 1024:.1f} MiB | {m['peak_kib'] / 1024:.1f} MiB | "
+                     f"{startup[name] * 1000:.0f} ms |")
+    lines += [
+        "",
+        "Targets: under 20 MiB idle and 64 MiB at peak, ready within 200 ms: " + ", ".join(
+            f"{name} {verdict(memory[name]['idle_kib'] < 20 * 1024 and memory[name]['peak_kib'] < 64 * 1024 and startup[name] < 0.2)}"
+            for name in ["gateway", "auth-service", "resource-service"]) + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
