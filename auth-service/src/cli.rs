@@ -73,7 +73,7 @@ pub async fn run(settings: Settings, args: &[String], out: &mut impl Write) -> a
     let pool = db::connect(&settings.database).await?;
     match words.as_slice() {
         ["users", "add", name, roles @ ..] => {
-            let users = UserStore::new(pool, PasswordHasher::default()).await?;
+            let users = UserStore::new(pool, PasswordHasher::default());
             let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
             match users.create(name, read_password()?, &roles).await {
                 Ok(user) => writeln!(out, "created {} ({})", user.username, user.id)?,
@@ -82,7 +82,7 @@ pub async fn run(settings: Settings, args: &[String], out: &mut impl Write) -> a
             }
         }
         ["users", "list"] => {
-            let users = UserStore::new(pool, PasswordHasher::default()).await?;
+            let users = UserStore::new(pool, PasswordHasher::default());
             for user in users.list().await? {
                 writeln!(
                     out,
@@ -94,7 +94,7 @@ pub async fn run(settings: Settings, args: &[String], out: &mut impl Write) -> a
             }
         }
         ["users", "set-roles", name, roles @ ..] => {
-            let users = UserStore::new(pool, PasswordHasher::default()).await?;
+            let users = UserStore::new(pool, PasswordHasher::default());
             let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
             match users.set_roles(name, &roles).await {
                 Ok(true) => writeln!(out, "roles of {name}: {}", roles.join(","))?,
@@ -103,7 +103,7 @@ pub async fn run(settings: Settings, args: &[String], out: &mut impl Write) -> a
             }
         }
         ["users", "remove", name] => {
-            let users = UserStore::new(pool, PasswordHasher::default()).await?;
+            let users = UserStore::new(pool, PasswordHasher::default());
             if !users.remove(name).await? {
                 anyhow::bail!("no user {name:?}");
             }

@@ -1,5 +1,9 @@
 use std::process::ExitCode;
 
+/// The same allocator as the other services (see docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use auth_service::cli::{self, Command};
 use auth_service::configuration::Settings;
 use auth_service::startup::Application;

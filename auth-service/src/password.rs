@@ -1,12 +1,12 @@
-//! Password hashing with argon2id, run off the async workers and bounded in concurrency.
+//! Password hashing with argon2id, on a few dedicated threads, never on the async workers.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
 
 /// Memory cost in KiB: OWASP's first recommended argon2id configuration (19 MiB, t=2, p=1).
 pub const MEMORY_KIB: u32 = 19 * 1024;
@@ -15,68 +15,179 @@ pub const ITERATIONS: u32 = 2;
 /// Lanes, per the same recommendation.
 pub const PARALLELISM: u32 = 1;
 
-/// Hashes and verifies passwords. Each hash holds [`MEMORY_KIB`] of memory for its whole
-/// run, so at most one hash per core runs at once; the rest wait their turn instead of
-/// exhausting memory under a login flood.
-#[derive(Debug, Clone)]
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Hashes and verifies passwords on one dedicated thread per core. Each hash needs
+/// [`MEMORY_KIB`] of working memory; with a fixed set of threads, at most one hash per core
+/// runs at once (a login flood queues instead of exhausting memory), and each thread reuses
+/// its own working memory: the service never holds more than cores × 19 MiB for hashing.
+/// The threads end when the last clone is dropped.
+#[derive(Clone)]
 pub struct PasswordHasher {
-    slots: Arc<Semaphore>,
+    jobs: Arc<mpsc::Sender<Job>>,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher").finish_non_exhaustive()
+    }
 }
 
 impl Default for PasswordHasher {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for index in 0..cores {
+            let receiver = Arc::clone(&receiver);
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{index}"))
+                .spawn(move || {
+                    loop {
+                        let job = {
+                            let queue = receiver
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                            queue.recv()
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // every sender is gone
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a password hashing thread");
+            }
+        }
         Self {
-            slots: Arc::new(Semaphore::new(cores)),
+            jobs: Arc::new(sender),
         }
     }
 }
 
-fn argon2() -> anyhow::Result<Argon2<'static>> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
-        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+/// Bytes of the hash stored in the PHC string (the argon2 crate's default).
+const OUTPUT_BYTES: usize = 32;
+/// Bytes of random salt per password (RFC 9106 recommends 16).
+const SALT_BYTES: usize = 16;
+/// Largest memory cost accepted from a stored hash, in KiB, so a tampered row cannot make
+/// one verification allocate without bound.
+const MAX_STORED_MEMORY_KIB: u32 = 256 * 1024;
+
+thread_local! {
+    /// Each hashing thread's argon2 working memory, allocated on first use and reused for
+    /// every hash after: no 19 MiB allocation per login for an allocator to hold on to.
+    static BLOCKS: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Hashes `password` with a fresh random salt into a PHC string. Blocking: call it from a
-/// blocking context or at start-up.
+/// Runs argon2id with `params` on this thread's reused working memory.
+fn argon2id(params: Params, password: &[u8], salt: &[u8], out: &mut [u8]) -> anyhow::Result<()> {
+    let needed = params.block_count();
+    let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        if blocks.len() < needed {
+            blocks.resize(needed, Block::default());
+        }
+        hasher
+            .hash_password_into_with_memory(password, salt, out, &mut blocks[..needed])
+            .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+    })
+}
+
+fn params(
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+    output: usize,
+) -> anyhow::Result<Params> {
+    Params::new(memory_kib, iterations, parallelism, Some(output))
+        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))
+}
+
+/// Hashes `password` with a fresh random salt into a PHC string
+/// (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`), on the calling thread.
 pub fn hash_blocking(password: &SecretString) -> anyhow::Result<String> {
-    let hash = argon2()?
-        .hash_password(password.expose_secret().as_bytes())
-        .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))?;
-    Ok(hash.to_string())
+    let mut salt = [0u8; SALT_BYTES];
+    getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let mut out = [0u8; OUTPUT_BYTES];
+    let cost = params(MEMORY_KIB, ITERATIONS, PARALLELISM, OUTPUT_BYTES)?;
+    argon2id(cost, password.expose_secret().as_bytes(), &salt, &mut out)?;
+    Ok(format!(
+        "$argon2id$v=19$m={MEMORY_KIB},t={ITERATIONS},p={PARALLELISM}${}${}",
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(out)
+    ))
+}
+
+/// Whether `password` matches the argon2id PHC string `phc`, on the calling thread. The
+/// comparison takes the same time wherever the first difference is.
+pub fn verify_blocking(password: &SecretString, phc: &str) -> anyhow::Result<bool> {
+    let malformed = || anyhow::anyhow!("stored password hash is malformed");
+    let fields: Vec<&str> = phc.split('$').collect();
+    let ["", "argon2id", "v=19", cost, salt, expected] = fields.as_slice() else {
+        return Err(malformed());
+    };
+    let mut m = None;
+    let mut t = None;
+    let mut p = None;
+    for pair in cost.split(',') {
+        let (key, value) = pair.split_once('=').ok_or_else(malformed)?;
+        let value: u32 = value.parse().map_err(|_| malformed())?;
+        match key {
+            "m" => m = Some(value),
+            "t" => t = Some(value),
+            "p" => p = Some(value),
+            _ => return Err(malformed()),
+        }
+    }
+    let (Some(m), Some(t), Some(p)) = (m, t, p) else {
+        return Err(malformed());
+    };
+    if m > MAX_STORED_MEMORY_KIB {
+        return Err(malformed());
+    }
+    let salt = STANDARD_NO_PAD.decode(salt).map_err(|_| malformed())?;
+    let expected = STANDARD_NO_PAD.decode(expected).map_err(|_| malformed())?;
+    let mut out = vec![0u8; expected.len()];
+    argon2id(
+        params(m, t, p, expected.len())?,
+        password.expose_secret().as_bytes(),
+        &salt,
+        &mut out,
+    )?;
+    Ok(out
+        .iter()
+        .zip(&expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0)
 }
 
 impl PasswordHasher {
-    /// Hashes `password` off the async workers, waiting for a free slot.
+    /// Runs `work` on a hashing thread and waits for its result without blocking.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = sender.send(work());
+            }))
+            .ok()
+            .context("password hashing threads are gone")?;
+        receiver.await.context("password hashing thread stopped")
+    }
+
+    /// Hashes `password` with a fresh salt.
     pub async fn hash(&self, password: SecretString) -> anyhow::Result<String> {
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .context("password hasher closed")?;
-        tokio::task::spawn_blocking(move || hash_blocking(&password))
-            .await
-            .context("password hashing task failed")?
+        self.run(move || hash_blocking(&password)).await?
     }
 
     /// Whether `password` matches the PHC string `hash`. A malformed hash counts as no match
     /// but is reported, since it means the store is damaged.
     pub async fn verify(&self, password: SecretString, hash: String) -> anyhow::Result<bool> {
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .context("password hasher closed")?;
-        tokio::task::spawn_blocking(move || {
-            let parsed = argon2::PasswordHash::new(&hash)
-                .map_err(|e| anyhow::anyhow!("stored password hash is malformed: {e}"))?;
-            Ok(argon2()?
-                .verify_password(password.expose_secret().as_bytes(), &parsed)
-                .is_ok())
-        })
-        .await
-        .context("password verification task failed")?
+        self.run(move || verify_blocking(&password, &hash)).await?
     }
 }
 
@@ -105,6 +216,30 @@ mod tests {
                 .unwrap()
         );
         assert!(!hasher.verify("".into(), hash).await.unwrap());
+    }
+
+    #[test]
+    fn our_hashes_are_standard_phc_strings_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let ours = hash_blocking(&SecretString::from("interop")).unwrap();
+        let parsed = argon2::PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"interop", &parsed)
+                .is_ok()
+        );
+        let theirs = Argon2::default()
+            .hash_password(b"interop")
+            .unwrap()
+            .to_string();
+        assert!(verify_blocking(&SecretString::from("interop"), &theirs).unwrap());
+        assert!(!verify_blocking(&SecretString::from("interop!"), &theirs).unwrap());
+    }
+
+    #[test]
+    fn a_stored_hash_cannot_demand_unbounded_memory() {
+        let greedy = "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA";
+        assert!(verify_blocking(&SecretString::from("x"), greedy).is_err());
     }
 
     #[tokio::test]

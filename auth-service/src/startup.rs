@@ -50,7 +50,7 @@ impl Application {
     /// the listener; serving starts with [`Self::run_until_stopped`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = db::connect(&settings.database).await?;
-        let users = UserStore::new(pool.clone(), PasswordHasher::default()).await?;
+        let users = UserStore::new(pool.clone(), PasswordHasher::default());
         bootstrap_users(&users, &settings.users).await?;
         let keys = match settings.jwt.algorithm {
             SigningAlgorithm::EdDSA => {

@@ -100,8 +100,7 @@ impl Proxy {
             req.method().as_str(),
             "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" | "TRACE"
         );
-        let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-        let headers = upstream_headers(req, identity, request_id, &self.signer);
+        let mut headers = Some(upstream_headers(req, identity, request_id, &self.signer));
         let deadline = Instant::now() + self.request_timeout;
 
         let mut tried: Vec<Arc<Instance>> = Vec::new();
@@ -122,16 +121,16 @@ impl Proxy {
                     stream.take().unwrap_or_else(|| reqwest::Body::from(""))
                 }
             };
-            let mut attempt_headers = headers.clone();
+            // Built once; rebuilt only for a retry (rare), rather than copied for every try.
+            let mut attempt_headers = headers
+                .take()
+                .unwrap_or_else(|| upstream_headers(req, identity, request_id, &self.signer));
             if let Ok(host) = HeaderValue::from_str(&instance.authority) {
                 attempt_headers.insert(reqwest::header::HOST, host);
             }
             let result = self
                 .client
-                .request(
-                    method.clone(),
-                    format!("{}{path_and_query}", instance.base_url),
-                )
+                .request(method.clone(), instance.url(req.path(), req.query_string()))
                 .headers(attempt_headers)
                 .timeout(remaining)
                 .body(attempt_body)

@@ -14,6 +14,9 @@ use crate::upstream::Upstream;
 pub struct Route {
     /// Path prefix, matched on whole segments.
     pub prefix: String,
+    /// The prefix as a metrics label. Route tables are built once per process, so it is
+    /// kept for the life of the process rather than copied for every request.
+    pub label: &'static str,
     /// Where matching requests go.
     pub upstream: Arc<Upstream>,
     /// Public or protected.
@@ -76,6 +79,7 @@ impl RouteTable {
                 anyhow::bail!("route {:?} is public but requires roles", route.path);
             }
             table.push(Route {
+                label: Box::leak(route.path.clone().into_boxed_str()),
                 prefix: route.path.clone(),
                 upstream: Arc::clone(upstream),
                 access: route.access,

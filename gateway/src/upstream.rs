@@ -33,6 +33,8 @@ struct Target {
 pub struct Instance {
     /// `http://ip:port/prefix`, to which the request's path and query are appended.
     pub base_url: String,
+    /// `base_url` parsed once, so a request only sets its path and query on a copy.
+    pub base: reqwest::Url,
     /// The `Host` header the upstream expects.
     pub authority: String,
     /// Skipped until this time (ms since the epoch) after a failure.
@@ -40,6 +42,19 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// The URL of `path` (and `query`) on this instance.
+    pub fn url(&self, path: &str, query: &str) -> reqwest::Url {
+        let mut url = self.base.clone();
+        let prefix = self.base.path().trim_end_matches('/');
+        if prefix.is_empty() {
+            url.set_path(path);
+        } else {
+            url.set_path(&format!("{prefix}{path}"));
+        }
+        url.set_query((!query.is_empty()).then_some(query));
+        url
+    }
+
     fn healthy(&self, now: u64) -> bool {
         self.ejected_until.load(Ordering::Relaxed) <= now
     }
@@ -101,13 +116,22 @@ impl Upstream {
                 let existing = old
                     .iter()
                     .find(|i| i.base_url == base_url && i.authority == target.authority);
-                fresh.push(existing.cloned().unwrap_or_else(|| {
-                    Arc::new(Instance {
-                        base_url,
-                        authority: target.authority.clone(),
-                        ejected_until: AtomicU64::new(0),
-                    })
-                }));
+                let instance = match existing {
+                    Some(existing) => Arc::clone(existing),
+                    None => match reqwest::Url::parse(&base_url) {
+                        Ok(base) => Arc::new(Instance {
+                            base_url,
+                            base,
+                            authority: target.authority.clone(),
+                            ejected_until: AtomicU64::new(0),
+                        }),
+                        Err(e) => {
+                            tracing::warn!(url = %base_url, error = %e, "unusable instance address");
+                            continue;
+                        }
+                    },
+                };
+                fresh.push(instance);
             }
         }
         fresh.dedup_by(|a, b| a.base_url == b.base_url);
@@ -280,6 +304,18 @@ mod tests {
             instance.base_url.starts_with("http://127.0.0.1:8082")
                 || instance.base_url.starts_with("http://[::1]:8082")
         );
+    }
+
+    #[test]
+    fn request_urls_keep_the_prefix_path_and_query() {
+        let u = upstream("http://127.0.0.1:1/base/");
+        let instance = u.pick(&[]).unwrap();
+        assert_eq!(
+            instance.url("/x/y", "a=1&b=%2F").as_str(),
+            "http://127.0.0.1:1/base/x/y?a=1&b=%2F"
+        );
+        let plain = upstream("http://127.0.0.1:2").pick(&[]).unwrap();
+        assert_eq!(plain.url("/p%20q", "").as_str(), "http://127.0.0.1:2/p%20q");
     }
 
     #[test]

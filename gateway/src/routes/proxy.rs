@@ -29,7 +29,7 @@ pub async fn forward(
         None => Err(GatewayError::NotFound),
         Some(route) => authenticate_and_forward(&req, payload, &state, route, &request_id).await,
     };
-    let label = route.map_or("none", |r| r.prefix.as_str()).to_owned();
+    let label = route.map_or("none", |r| r.label);
     record(&state, label, started, &result);
     result
 }
@@ -66,7 +66,7 @@ async fn authenticate_and_forward(
 
 fn record(
     state: &GatewayState,
-    route: String,
+    route: &'static str,
     started: Instant,
     result: &Result<HttpResponse, GatewayError>,
 ) {
@@ -95,9 +95,7 @@ fn record(
     }
     metrics
         .duration
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-        })
+        .get_or_create(&RouteLabels { route })
         .observe(started.elapsed().as_secs_f64());
     metrics
         .requests
