@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
-/// The same allocator as the other services (see docs/BENCHMARKS.md).
+/// Returns the memory of finished work to the system more readily than glibc's allocator
+/// (see docs/BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

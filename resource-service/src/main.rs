@@ -1,9 +1,5 @@
 use std::process::ExitCode;
 
-/// The same allocator as the other services (see docs/BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use resource_service::configuration::Settings;
 use resource_service::startup::Application;
 
