@@ -106,6 +106,9 @@ impl Application {
                 .configure(routes::configure)
         })
         .workers(server::workers(&settings.application))
+        // Streamed answers go out in several writes; Nagle's algorithm must not hold the
+        // later ones back waiting for an acknowledgement.
+        .tcp_nodelay(true)
         .shutdown_timeout(server::SHUTDOWN_TIMEOUT_SECS)
         .listen(listener)?
         .run();
