@@ -121,9 +121,19 @@ async fn bootstrap_users(users: &UserStore, settings: &UserSettings) -> anyhow::
     };
     for demo in &settings.demo {
         if users.find(&demo.username).await?.is_none() {
-            let result = users
-                .create(&demo.username, demo.password.clone(), &demo.roles)
-                .await;
+            let result = match (&demo.password, &demo.password_hash) {
+                (_, Some(hash)) => {
+                    users
+                        .create_with_hash(&demo.username, hash.expose_secret(), &demo.roles)
+                        .await
+                }
+                (Some(password), None) => {
+                    users
+                        .create(&demo.username, password.clone(), &demo.roles)
+                        .await
+                }
+                (None, None) => Err(CreateUserError::Invalid("no password".into())),
+            };
             created(result, &demo.username)?;
         }
     }
