@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use ipnet::IpNet;
 use service_kit::{errors, health, middleware, server};
 
@@ -77,9 +77,7 @@ impl Application {
             trusted_proxies: settings.login.trusted_proxies.clone(),
             issuer: settings.jwt.issuer.clone(),
         });
-        let listener = server::bind(&settings.application)?;
-        let port = server::port_of(&listener)?;
-        let server = HttpServer::new(move || {
+        let server = server::start(&settings.application, move || {
             App::new()
                 .wrap(errors::json_errors())
                 .wrap(from_fn(middleware::limit_headers))
@@ -88,12 +86,8 @@ impl Application {
                 .configure(health::configure_live)
                 .configure(routes::configure)
                 .default_service(web::to(errors::not_found))
-        })
-        .workers(server::workers(&settings.application))
-        .shutdown_timeout(server::SHUTDOWN_TIMEOUT_SECS)
-        .listen(listener)?
-        .run();
-        Ok(Self(server::BoundServer::new(port, server)))
+        })?;
+        Ok(Self(server))
     }
 
     /// The port the service listens on.

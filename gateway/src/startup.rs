@@ -1,7 +1,7 @@
 //! Building the gateway: route table, verifier, proxy client, middleware, listener.
 
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, web};
 use service_kit::{errors, health, middleware, server};
 
 use std::sync::Arc;
@@ -39,12 +39,10 @@ pub struct Application {
     admin: server::BoundServer,
 }
 
-/// The admin listener: `GET /metrics` in the Prometheus text format, one worker.
+/// The admin listener: `GET /metrics` in the Prometheus text format.
 fn admin_server(settings: &Settings, metrics: Arc<Metrics>) -> anyhow::Result<server::BoundServer> {
-    let listener = server::bind(&settings.admin)?;
-    let port = server::port_of(&listener)?;
     let metrics = web::Data::from(metrics);
-    let server = HttpServer::new(move || {
+    server::start(&settings.admin, move || {
         App::new().app_data(metrics.clone()).route(
             "/metrics",
             web::get().to(|metrics: web::Data<Metrics>| async move {
@@ -54,11 +52,6 @@ fn admin_server(settings: &Settings, metrics: Arc<Metrics>) -> anyhow::Result<se
             }),
         )
     })
-    .workers(1)
-    .shutdown_timeout(server::SHUTDOWN_TIMEOUT_SECS)
-    .listen(listener)?
-    .run();
-    Ok(server::BoundServer::new(port, server))
 }
 
 impl Application {
@@ -92,10 +85,8 @@ impl Application {
             metrics: Arc::clone(&metrics),
             welcome_message: settings.welcome_message.clone(),
         });
-        let listener = server::bind(&settings.application)?;
-        let port = server::port_of(&listener)?;
         let cors = settings.cors.clone();
-        let server = HttpServer::new(move || {
+        let server = server::start(&settings.application, move || {
             App::new()
                 .wrap(from_fn(middleware::limit_headers))
                 .wrap(cors::middleware(&cors))
@@ -104,16 +95,9 @@ impl Application {
                 .app_data(state.clone())
                 .configure(health::configure_live)
                 .configure(routes::configure)
-        })
-        .workers(server::workers(&settings.application))
-        // Streamed answers go out in several writes; Nagle's algorithm must not hold the
-        // later ones back waiting for an acknowledgement.
-        .tcp_nodelay(true)
-        .shutdown_timeout(server::SHUTDOWN_TIMEOUT_SECS)
-        .listen(listener)?
-        .run();
+        })?;
         Ok(Self {
-            main: server::BoundServer::new(port, server),
+            main: server,
             admin: admin_server(&settings, metrics)?,
         })
     }

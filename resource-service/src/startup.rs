@@ -1,7 +1,7 @@
 //! Building the resource-service: routes, middleware, listener.
 
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use service_kit::assertion::IdentitySigner;
 use service_kit::{errors, health, middleware, server};
 
@@ -15,10 +15,8 @@ pub struct Application(server::BoundServer);
 impl Application {
     /// Binds the listener; serving starts with [`Self::run_until_stopped`].
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
-        let listener = server::bind(&settings.application)?;
-        let port = server::port_of(&listener)?;
         let signer = web::Data::new(IdentitySigner::new(&settings.identity.secret)?);
-        let server = HttpServer::new(move || {
+        let server = server::start(&settings.application, move || {
             App::new()
                 .app_data(signer.clone())
                 .wrap(errors::json_errors())
@@ -27,12 +25,8 @@ impl Application {
                 .configure(health::configure)
                 .configure(routes::configure)
                 .default_service(web::to(errors::not_found))
-        })
-        .workers(server::workers(&settings.application))
-        .shutdown_timeout(server::SHUTDOWN_TIMEOUT_SECS)
-        .listen(listener)?
-        .run();
-        Ok(Self(server::BoundServer::new(port, server)))
+        })?;
+        Ok(Self(server))
     }
 
     /// The port the service listens on.

@@ -2,6 +2,10 @@
 
 use std::net::TcpListener;
 
+use actix_http::Request;
+use actix_service::IntoServiceFactory;
+use actix_web::body::MessageBody;
+use actix_web::dev::{AppConfig, Response, Service, ServiceFactory};
 use anyhow::Context;
 
 use crate::configuration::ApplicationSettings;
@@ -9,14 +13,41 @@ use crate::configuration::ApplicationSettings;
 /// Seconds in-flight requests get to finish after SIGTERM/SIGINT before workers are stopped.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 
+/// Binds the configured address and starts an HTTP server on it the way every service
+/// does: the configured worker count, `TCP_NODELAY` (answers go out in several writes that
+/// must not wait on acknowledgements), and [`SHUTDOWN_TIMEOUT_SECS`] of draining on
+/// SIGTERM/SIGINT. Serving begins when the returned server is awaited.
+pub fn start<F, I, S, B>(settings: &ApplicationSettings, factory: F) -> anyhow::Result<BoundServer>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: IntoServiceFactory<S, Request>,
+    S: ServiceFactory<Request, Config = AppConfig> + 'static,
+    S::Error: Into<actix_web::Error> + 'static,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<Response<B>> + 'static,
+    <S::Service as Service<Request>>::Future: 'static,
+    S::Service: 'static,
+    B: MessageBody + 'static,
+{
+    let listener = bind(settings)?;
+    let port = port_of(&listener)?;
+    let server = actix_web::HttpServer::new(factory)
+        .workers(workers(settings))
+        .tcp_nodelay(true)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .listen(listener)?
+        .run();
+    Ok(BoundServer::new(port, server))
+}
+
 /// Binds the configured address; port 0 picks a free port (tests read it back).
-pub fn bind(settings: &ApplicationSettings) -> anyhow::Result<TcpListener> {
+fn bind(settings: &ApplicationSettings) -> anyhow::Result<TcpListener> {
     let address = format!("{}:{}", settings.host, settings.port);
     TcpListener::bind(&address).with_context(|| format!("binding {address}"))
 }
 
 /// The number of worker threads to run: the configured one, else one per core.
-pub fn workers(settings: &ApplicationSettings) -> usize {
+fn workers(settings: &ApplicationSettings) -> usize {
     settings
         .workers
         .filter(|n| *n > 0)
@@ -24,7 +55,7 @@ pub fn workers(settings: &ApplicationSettings) -> usize {
 }
 
 /// The port a listener is bound to.
-pub fn port_of(listener: &TcpListener) -> anyhow::Result<u16> {
+fn port_of(listener: &TcpListener) -> anyhow::Result<u16> {
     Ok(listener
         .local_addr()
         .context("reading the bound address")?
