@@ -2,15 +2,25 @@
 //! way in, bodies streamed both ways within a limit, safe retries on another instance,
 //! status, headers and a streamed body on the way out.
 
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use actix_web::body::SizedStream;
+use actix_web::body::{BodyStream, SizedStream};
 use actix_web::http::{Method, StatusCode, header as actix_header};
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::{BodyExt, Either, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use service_kit::RequestId;
 use service_kit::assertion::IdentitySigner;
 use shared::Identity;
@@ -38,21 +48,104 @@ const HOP_BY_HOP: &[&str] = &[
 /// retried on another instance; larger ones stream through and are never retried.
 pub const RETRY_BUFFER_BYTES: usize = 64 * 1024;
 
+/// Upstream answers that declare a length up to this size are read whole before ours
+/// starts (one write to the client, no streaming machinery); longer or open-ended ones
+/// stream through.
+pub const BUFFERED_ANSWER_BYTES: u64 = 64 * 1024;
+
 /// Chunks in flight between the client connection and the upstream request.
 const STREAM_CHANNEL_CHUNKS: usize = 8;
+
+/// How long an unused upstream connection stays in the pool.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A request body on its way upstream: held, or streamed from the client connection.
+type UpstreamBody = Either<Full<Bytes>, ChannelBody>;
 
 /// The request body as it will be sent.
 enum OutgoingBody {
     /// Small enough to keep: resendable.
-    Buffered(web::Bytes),
+    Buffered(Bytes),
     /// Streamed from the client; `exceeded` is set if it grows past the limit.
-    Streamed(Option<reqwest::Body>, Arc<AtomicBool>),
+    Streamed(Option<ChannelBody>, Arc<AtomicBool>),
 }
 
-/// Forwards requests to upstreams over one pooled HTTP client.
+/// A request body fed, chunk by chunk, by the task reading the client's payload.
+struct ChannelBody {
+    chunks: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
+    /// The declared length, when there is one (sent upstream as `Content-Length`).
+    length: Option<u64>,
+}
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        self.chunks
+            .poll_recv(cx)
+            .map(|item| item.map(|chunk| chunk.map(Frame::data)))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.length
+            .map_or_else(SizeHint::default, SizeHint::with_exact)
+    }
+}
+
+/// An upstream answer's body streamed to the client, cut off at the request's deadline.
+struct AnswerStream {
+    body: Incoming,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl futures_util::Stream for AnswerStream {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    // Trailers are hop-by-hop here (the answer is re-framed): dropped.
+                    if let Ok(data) = frame.into_data() {
+                        return Poll::Ready(Some(Ok(data)));
+                    }
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    return Poll::Ready(Some(Err(io::Error::other(error))));
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => {
+                    if self.deadline.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Some(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the upstream answer did not finish in time",
+                        ))));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+/// Why one attempt failed.
+enum AttemptError {
+    /// No connection could be made: nothing was sent.
+    Connect(hyper_util::client::legacy::Error),
+    /// The deadline passed.
+    Timeout,
+    /// The exchange broke after the request may have been sent.
+    Exchange(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Forwards requests to upstreams over one pooled HTTP/1.1 client.
 #[derive(Debug)]
 pub struct Proxy {
-    client: reqwest::Client,
+    client: Client<HttpConnector, UpstreamBody>,
     max_body_bytes: usize,
     max_retries: usize,
     request_timeout: Duration,
@@ -67,11 +160,14 @@ impl Proxy {
         identity: &IdentitySettings,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
-            // Redirects are the client's business: pass them through untouched.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)));
+        // Redirects are the client's business: this client never follows them.
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .build(connector);
         Ok(Self {
             client,
             max_body_bytes: settings.max_body_bytes,
@@ -94,14 +190,15 @@ impl Proxy {
         request_id: &RequestId,
     ) -> Result<HttpResponse, GatewayError> {
         let mut body = self.outgoing_body(req, payload).await?;
-        let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
+        let method = http::Method::from_bytes(req.method().as_str().as_bytes())
             .map_err(|e| GatewayError::Unexpected(e.into()))?;
         let idempotent = matches!(
             req.method().as_str(),
             "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" | "TRACE"
         );
+        let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
         let mut headers = Some(upstream_headers(req, identity, request_id, &self.signer));
-        let deadline = Instant::now() + self.request_timeout;
+        let deadline = tokio::time::Instant::from_std(Instant::now() + self.request_timeout);
 
         let mut tried: Vec<Arc<Instance>> = Vec::new();
         let mut last_error = None;
@@ -111,33 +208,35 @@ impl Proxy {
                 return Err(last_error
                     .unwrap_or_else(|| GatewayError::NoHealthyInstance(upstream.name.clone())));
             };
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
+            if tokio::time::Instant::now() >= deadline {
                 return Err(GatewayError::UpstreamTimeout(upstream.name.clone()));
             }
             let attempt_body = match &mut body {
-                OutgoingBody::Buffered(bytes) => reqwest::Body::from(bytes.clone()),
-                OutgoingBody::Streamed(stream, _) => {
-                    stream.take().unwrap_or_else(|| reqwest::Body::from(""))
-                }
+                OutgoingBody::Buffered(bytes) => Either::Left(Full::new(bytes.clone())),
+                OutgoingBody::Streamed(stream, _) => stream
+                    .take()
+                    .map_or_else(|| Either::Left(Full::default()), Either::Right),
             };
+            let uri = instance
+                .uri(path_and_query)
+                .map_err(|e| GatewayError::Unexpected(e.into()))?;
+            let mut request = http::Request::new(attempt_body);
+            *request.method_mut() = method.clone();
+            *request.uri_mut() = uri;
             // Built once; rebuilt only for a retry (rare), rather than copied for every try.
-            let mut attempt_headers = headers
+            *request.headers_mut() = headers
                 .take()
                 .unwrap_or_else(|| upstream_headers(req, identity, request_id, &self.signer));
-            if let Ok(host) = HeaderValue::from_str(&instance.authority) {
-                attempt_headers.insert(reqwest::header::HOST, host);
-            }
-            let result = self
-                .client
-                .request(method.clone(), instance.url(req.path(), req.query_string()))
-                .headers(attempt_headers)
-                .timeout(remaining)
-                .body(attempt_body)
-                .send()
-                .await;
-            let error = match result {
-                Ok(response) => return Ok(client_response(req.method(), response)),
+            request
+                .headers_mut()
+                .insert(http::header::HOST, instance.host_header.clone());
+
+            let outcome =
+                tokio::time::timeout_at(deadline, self.exchange(req.method(), request, deadline))
+                    .await
+                    .unwrap_or(Err(AttemptError::Timeout));
+            let error = match outcome {
+                Ok(response) => return Ok(response),
                 Err(error) => error,
             };
             if let OutgoingBody::Streamed(_, exceeded) = &body
@@ -145,20 +244,79 @@ impl Proxy {
             {
                 return Err(GatewayError::PayloadTooLarge(self.max_body_bytes));
             }
-            if error.is_connect() || error.is_timeout() {
+            if matches!(error, AttemptError::Connect(_) | AttemptError::Timeout) {
                 upstream.eject(&instance);
             }
             let resendable = matches!(body, OutgoingBody::Buffered(_));
             // A refused connection sent nothing and cost little: any method may try the next
             // instance. A timeout already spent a whole budget and is not retried.
-            let safe = !error.is_timeout() && (error.is_connect() || idempotent);
+            let safe = match error {
+                AttemptError::Connect(_) => true,
+                AttemptError::Timeout => false,
+                AttemptError::Exchange(_) => idempotent,
+            };
             tried.push(instance);
+            let error = upstream_error(&upstream.name, &error);
             if !(resendable && safe && tried.len() <= self.max_retries) {
-                return Err(upstream_error(&upstream.name, &error));
+                return Err(error);
             }
-            last_error = Some(upstream_error(&upstream.name, &error));
+            last_error = Some(error);
             self.metrics.upstream_error(&upstream.name, "retry");
             tracing::info!(upstream = %upstream.name, attempt = tried.len() + 1, "retrying on another instance");
+        }
+    }
+
+    /// One attempt: the request to one instance, and its answer as ours (status,
+    /// end-to-end headers, body read whole when short or streamed until `deadline`).
+    async fn exchange(
+        &self,
+        method: &Method,
+        request: http::Request<UpstreamBody>,
+        deadline: tokio::time::Instant,
+    ) -> Result<HttpResponse, AttemptError> {
+        let response = self.client.request(request).await.map_err(|error| {
+            if error.is_connect() {
+                AttemptError::Connect(error)
+            } else {
+                AttemptError::Exchange(error.into())
+            }
+        })?;
+        let (parts, body) = response.into_parts();
+        let status = StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let mut builder = HttpResponse::build(status);
+        for (name, value) in &parts.headers {
+            let n = name.as_str();
+            if HOP_BY_HOP.contains(&n) || n == "content-length" {
+                continue;
+            }
+            if let (Ok(name), Ok(value)) = (
+                actix_header::HeaderName::from_bytes(n.as_bytes()),
+                actix_header::HeaderValue::from_bytes(value.as_bytes()),
+            ) {
+                builder.append_header((name, value));
+            }
+        }
+        if method == Method::HEAD {
+            return Ok(builder.finish());
+        }
+        match body.size_hint().exact() {
+            Some(length) if length <= BUFFERED_ANSWER_BYTES => {
+                let whole = body
+                    .collect()
+                    .await
+                    .map_err(|e| AttemptError::Exchange(e.into()))?;
+                Ok(builder.body(whole.to_bytes()))
+            }
+            length => {
+                let stream = AnswerStream {
+                    body,
+                    deadline: Box::pin(tokio::time::sleep_until(deadline)),
+                };
+                Ok(match length {
+                    Some(length) => builder.body(SizedStream::new(length, stream)),
+                    None => builder.body(BodyStream::new(stream)),
+                })
+            }
         }
     }
 
@@ -193,7 +351,7 @@ impl Proxy {
         // The client's payload lives on this worker thread; a local task feeds it, counted
         // against the limit, into a channel the upstream request reads from.
         let exceeded = Arc::new(AtomicBool::new(false));
-        let (sender, receiver) = tokio::sync::mpsc::channel(STREAM_CHANNEL_CHUNKS);
+        let (sender, chunks) = tokio::sync::mpsc::channel(STREAM_CHANNEL_CHUNKS);
         let flag = Arc::clone(&exceeded);
         actix_web::rt::spawn(async move {
             let mut total = 0usize;
@@ -203,12 +361,12 @@ impl Proxy {
                         total += chunk.len();
                         if total > limit {
                             flag.store(true, Ordering::SeqCst);
-                            Err(std::io::Error::other("request body over the limit"))
+                            Err(io::Error::other("request body over the limit"))
                         } else {
                             Ok(chunk)
                         }
                     }
-                    Err(e) => Err(std::io::Error::other(e.to_string())),
+                    Err(e) => Err(io::Error::other(e.to_string())),
                 };
                 let last = item.is_err();
                 if sender.send(item).await.is_err() || last {
@@ -216,11 +374,13 @@ impl Proxy {
                 }
             }
         });
-        let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-            receiver.recv().await.map(|item| (item, receiver))
-        });
+        let length = if chunked {
+            None
+        } else {
+            declared.and_then(|len| u64::try_from(len).ok())
+        };
         Ok(OutgoingBody::Streamed(
-            Some(reqwest::Body::wrap_stream(stream)),
+            Some(ChannelBody { chunks, length }),
             exceeded,
         ))
     }
@@ -313,40 +473,14 @@ fn upstream_headers(
     out
 }
 
-/// The upstream's answer as ours: same status, end-to-end headers, body streamed through.
-fn client_response(method: &Method, response: reqwest::Response) -> HttpResponse {
-    let status =
-        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut builder = HttpResponse::build(status);
-    for (name, value) in response.headers() {
-        let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || n == "content-length" {
-            continue;
-        }
-        if let (Ok(name), Ok(value)) = (
-            actix_header::HeaderName::from_bytes(n.as_bytes()),
-            actix_header::HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            builder.append_header((name, value));
-        }
-    }
-    if method == Method::HEAD {
-        return builder.finish();
-    }
-    let length = response.content_length();
-    let stream = response.bytes_stream();
-    match length {
-        Some(len) => builder.body(SizedStream::new(len, Box::pin(stream))),
-        None => builder.streaming(stream),
-    }
-}
-
-fn upstream_error(upstream: &str, error: &reqwest::Error) -> GatewayError {
-    if error.is_timeout() && !error.is_connect() {
-        return GatewayError::UpstreamTimeout(upstream.to_owned());
-    }
+fn upstream_error(upstream: &str, error: &AttemptError) -> GatewayError {
+    let error: &(dyn std::error::Error + 'static) = match error {
+        AttemptError::Timeout => return GatewayError::UpstreamTimeout(upstream.to_owned()),
+        AttemptError::Connect(error) => error,
+        AttemptError::Exchange(error) => error.as_ref(),
+    };
     let mut cause = error.to_string();
-    let mut source = std::error::Error::source(error);
+    let mut source = error.source();
     while let Some(inner) = source {
         cause.push_str(": ");
         cause.push_str(&inner.to_string());

@@ -33,26 +33,42 @@ struct Target {
 pub struct Instance {
     /// `http://ip:port/prefix`, to which the request's path and query are appended.
     pub base_url: String,
-    /// `base_url` parsed once, so a request only sets its path and query on a copy.
-    pub base: reqwest::Url,
+    /// `ip:port`, parsed once: the connection pool's key.
+    address: http::uri::Authority,
+    /// The configured path prefix, without a trailing `/`.
+    prefix: String,
     /// The `Host` header the upstream expects.
     pub authority: String,
+    /// `authority` as a header value, validated once.
+    pub host_header: http::HeaderValue,
     /// Skipped until this time (ms since the epoch) after a failure.
     ejected_until: AtomicU64,
 }
 
 impl Instance {
-    /// The URL of `path` (and `query`) on this instance.
-    pub fn url(&self, path: &str, query: &str) -> reqwest::Url {
-        let mut url = self.base.clone();
-        let prefix = self.base.path().trim_end_matches('/');
-        if prefix.is_empty() {
-            url.set_path(path);
+    fn new(address: SocketAddr, target: &Target) -> anyhow::Result<Self> {
+        Ok(Self {
+            base_url: format!("http://{address}{}", target.prefix),
+            address: http::uri::Authority::try_from(address.to_string())?,
+            prefix: target.prefix.clone(),
+            authority: target.authority.clone(),
+            host_header: http::HeaderValue::from_str(&target.authority)?,
+            ejected_until: AtomicU64::new(0),
+        })
+    }
+
+    /// The absolute URI of `path_and_query` (as the client sent it) on this instance.
+    pub fn uri(&self, path_and_query: &str) -> Result<http::Uri, http::Error> {
+        let path_and_query = if self.prefix.is_empty() {
+            http::uri::PathAndQuery::try_from(path_and_query)?
         } else {
-            url.set_path(&format!("{prefix}{path}"));
-        }
-        url.set_query((!query.is_empty()).then_some(query));
-        url
+            http::uri::PathAndQuery::try_from(format!("{}{path_and_query}", self.prefix))?
+        };
+        http::Uri::builder()
+            .scheme(http::uri::Scheme::HTTP)
+            .authority(self.address.clone())
+            .path_and_query(path_and_query)
+            .build()
     }
 
     fn healthy(&self, now: u64) -> bool {
@@ -118,15 +134,10 @@ impl Upstream {
                     .find(|i| i.base_url == base_url && i.authority == target.authority);
                 let instance = match existing {
                     Some(existing) => Arc::clone(existing),
-                    None => match reqwest::Url::parse(&base_url) {
-                        Ok(base) => Arc::new(Instance {
-                            base_url,
-                            base,
-                            authority: target.authority.clone(),
-                            ejected_until: AtomicU64::new(0),
-                        }),
+                    None => match Instance::new(address, target) {
+                        Ok(instance) => Arc::new(instance),
                         Err(e) => {
-                            tracing::warn!(url = %base_url, error = %e, "unusable instance address");
+                            tracing::warn!(%address, error = %e, "unusable instance address");
                             continue;
                         }
                     },
@@ -311,11 +322,15 @@ mod tests {
         let u = upstream("http://127.0.0.1:1/base/");
         let instance = u.pick(&[]).unwrap();
         assert_eq!(
-            instance.url("/x/y", "a=1&b=%2F").as_str(),
+            instance.uri("/x/y?a=1&b=%2F").unwrap().to_string(),
             "http://127.0.0.1:1/base/x/y?a=1&b=%2F"
         );
         let plain = upstream("http://127.0.0.1:2").pick(&[]).unwrap();
-        assert_eq!(plain.url("/p%20q", "").as_str(), "http://127.0.0.1:2/p%20q");
+        assert_eq!(
+            plain.uri("/p%20q").unwrap().to_string(),
+            "http://127.0.0.1:2/p%20q"
+        );
+        assert_eq!(plain.host_header, "127.0.0.1:2");
     }
 
     #[test]

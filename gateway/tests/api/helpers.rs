@@ -24,12 +24,33 @@ pub struct TestApp {
     pub settings: Settings,
 }
 
+/// Size of each chunk of a `/stream/...` answer.
+pub const STREAM_CHUNK_BYTES: usize = 16 * 1024;
+
 /// An upstream that answers every request with what it received, as JSON. `/slow/...`
-/// answers after two seconds; `/status/<code>` answers with that status.
+/// answers after two seconds; `/status/<code>` answers with that status;
+/// `/stream/<n>` answers `n` chunks of [`STREAM_CHUNK_BYTES`] `x`s with no declared length;
+/// `/stall` sends one chunk, then nothing for two seconds.
 async fn echo(req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let path = req.path().to_owned();
     if path.starts_with("/slow") {
         actix_web::rt::time::sleep(Duration::from_secs(2)).await;
+    }
+    if let Some(count) = path.strip_prefix("/stream/").and_then(|n| n.parse().ok()) {
+        let chunks =
+            futures_util::stream::iter((0..count).map(|_| {
+                Ok::<_, std::io::Error>(web::Bytes::from(vec![b'x'; STREAM_CHUNK_BYTES]))
+            }));
+        return HttpResponse::Ok().streaming(chunks);
+    }
+    if path.starts_with("/stall") {
+        let chunks = futures_util::stream::unfold(0, |sent| async move {
+            if sent > 0 {
+                actix_web::rt::time::sleep(Duration::from_secs(2)).await;
+            }
+            (sent < 2).then(|| (Ok::<_, std::io::Error>(web::Bytes::from("part;")), sent + 1))
+        });
+        return HttpResponse::Ok().streaming(chunks);
     }
     let status = path
         .strip_prefix("/status/")
@@ -120,6 +141,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         route("/public", "auth", Access::Public),
         route("/slow", "auth", Access::Public),
         route("/status", "auth", Access::Public),
+        route("/stream", "auth", Access::Public),
+        route("/stall", "auth", Access::Public),
         route("/down", "dead", Access::Public),
         RouteSettings {
             roles: vec!["admin".into(), "ops".into()],

@@ -2,7 +2,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{MAX_BODY_BYTES, REQUEST_TIMEOUT_MS, assert_json_error, spawn_app};
+use crate::helpers::{
+    MAX_BODY_BYTES, REQUEST_TIMEOUT_MS, STREAM_CHUNK_BYTES, assert_json_error, spawn_app,
+};
 
 #[tokio::test]
 async fn public_routes_forward_method_path_query_body_and_status() {
@@ -142,4 +144,43 @@ async fn a_body_at_the_limit_is_forwarded_whole() {
     assert_eq!(response.status().as_u16(), 200);
     let echoed: Value = response.json().await.unwrap();
     assert_eq!(echoed["body"].as_str().unwrap().len(), MAX_BODY_BYTES);
+}
+
+#[tokio::test]
+async fn answers_without_a_length_stream_through_whole() {
+    let app = spawn_app().await;
+    // 40 chunks of 16 KiB: far past what the gateway reads whole before answering.
+    let response = app.client.get(app.url("/stream/40")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers().get("content-length").is_none());
+    let body = response.bytes().await.unwrap();
+    assert_eq!(body.len(), 40 * STREAM_CHUNK_BYTES);
+    assert!(body.iter().all(|&b| b == b'x'));
+}
+
+#[tokio::test]
+async fn an_answer_that_stalls_is_cut_off_at_the_deadline() {
+    let app = spawn_app().await;
+    let started = Instant::now();
+    let response = app.client.get(app.url("/stall")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200, "the head came in time");
+    let body = response.bytes().await;
+    assert!(
+        body.is_err(),
+        "the client sees a broken answer, not a complete one: {body:?}"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(REQUEST_TIMEOUT_MS) && took < Duration::from_millis(1900),
+        "cut off at the request deadline, not when the upstream finished: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn head_requests_get_the_upstream_headers_and_no_body() {
+    let app = spawn_app().await;
+    let response = app.client.head(app.url("/public")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["x-upstream"], "echo");
+    assert!(response.bytes().await.unwrap().is_empty());
 }
