@@ -23,9 +23,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use service_kit::RequestId;
 use service_kit::assertion::IdentitySigner;
-use shared::Identity;
 use shared::headers::{ACCESS_TOKEN, IDENTITY_PREFIX, IDENTITY_SIGNATURE, REQUEST_ID};
 
+use crate::auth::Verified;
 use crate::configuration::{IdentitySettings, ProxySettings};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
@@ -186,7 +186,7 @@ impl Proxy {
         req: &HttpRequest,
         payload: web::Payload,
         upstream: &Upstream,
-        identity: Option<&Identity>,
+        identity: Option<&Verified>,
         request_id: &RequestId,
     ) -> Result<HttpResponse, GatewayError> {
         let mut body = self.outgoing_body(req, payload).await?;
@@ -401,7 +401,7 @@ fn connection_listed(req: &HttpRequest) -> Vec<String> {
 /// plus our own forwarding headers, the request id and the signed, verified identity.
 fn upstream_headers(
     req: &HttpRequest,
-    identity: Option<&Identity>,
+    identity: Option<&Verified>,
     request_id: &RequestId,
     signer: &IdentitySigner,
 ) -> HeaderMap {
@@ -453,22 +453,17 @@ fn upstream_headers(
         set("x-forwarded-host", host);
     }
     set(REQUEST_ID, request_id.as_str());
-    if let Some(identity) = identity {
-        let headers = identity.to_headers();
-        let lookup = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.as_str())
-        };
+    if let Some(verified) = identity {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let assertion = signer.sign(now, req.method().as_str(), req.path(), lookup);
-        for (name, value) in &headers {
-            set(name, value);
-        }
+        let assertion = signer.sign(now, req.method().as_str(), req.path(), |name| {
+            verified.header(name)
+        });
         set(IDENTITY_SIGNATURE, &assertion);
+        for (name, value) in &verified.headers {
+            out.insert(name.clone(), value.clone());
+        }
     }
     out
 }

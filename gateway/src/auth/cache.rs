@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use shared::Identity;
+use super::Verified;
 
 /// A verified token's identity and how long it may be reused.
 #[derive(Debug)]
 struct Entry {
-    identity: Arc<Identity>,
+    identity: Arc<Verified>,
     /// The token's `exp`; the entry is dead from then on (no leeway: a token near its end
     /// goes through full verification again).
     expires_at: u64,
@@ -17,10 +17,15 @@ struct Entry {
     generation: u64,
 }
 
+/// Tokens are hashed whole on every lookup, so the hasher is a fast one, seeded at random
+/// per process: lookups of made-up tokens cannot aim at collisions, and only tokens that
+/// verified are ever stored.
+type Entries = HashMap<Box<str>, Entry, foldhash::fast::RandomState>;
+
 /// The verified-token cache, bounded to a number of entries.
 #[derive(Debug)]
 pub struct TokenCache {
-    entries: RwLock<HashMap<Box<str>, Entry>>,
+    entries: RwLock<Entries>,
     capacity: usize,
 }
 
@@ -28,14 +33,17 @@ impl TokenCache {
     /// A cache of at most `capacity` tokens; 0 disables it.
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: RwLock::new(HashMap::with_capacity(capacity.min(1024))),
+            entries: RwLock::new(Entries::with_capacity_and_hasher(
+                capacity.min(1024),
+                foldhash::fast::RandomState::default(),
+            )),
             capacity,
         }
     }
 
     /// The identity of `token`, if it was verified against key set `generation` and has
     /// not expired by `now`.
-    pub fn get(&self, token: &str, now: u64, generation: u64) -> Option<Arc<Identity>> {
+    pub fn get(&self, token: &str, now: u64, generation: u64) -> Option<Arc<Verified>> {
         let entries = self
             .entries
             .read()
@@ -50,7 +58,7 @@ impl TokenCache {
     pub fn insert(
         &self,
         token: &str,
-        identity: Arc<Identity>,
+        identity: Arc<Verified>,
         expires_at: u64,
         now: u64,
         generation: u64,
@@ -96,20 +104,20 @@ impl TokenCache {
 mod tests {
     use super::*;
 
-    fn identity(user: &str) -> Arc<Identity> {
-        Arc::new(Identity {
+    fn identity(user: &str) -> Arc<Verified> {
+        Arc::new(Verified::new(shared::Identity {
             user: user.into(),
             subject: "s".into(),
             roles: vec![],
             token_id: "t".into(),
-        })
+        }))
     }
 
     #[test]
     fn a_cached_token_is_found_until_it_expires_and_only_for_its_key_set() {
         let cache = TokenCache::new(10);
         cache.insert("a.b.c", identity("u"), 100, 50, 1);
-        assert_eq!(cache.get("a.b.c", 99, 1).unwrap().user, "u");
+        assert_eq!(cache.get("a.b.c", 99, 1).unwrap().identity.user, "u");
         assert!(cache.get("a.b.c", 100, 1).is_none(), "expired");
         assert!(cache.get("a.b.c", 60, 2).is_none(), "keys changed since");
         assert!(cache.get("a.b.d", 60, 1).is_none(), "another token");

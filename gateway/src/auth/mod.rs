@@ -9,7 +9,45 @@ pub use cache::TokenCache;
 pub use jwks::JwksCache;
 pub use verifier::TokenVerifier;
 
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use shared::Identity;
 use shared::headers::ACCESS_TOKEN;
+
+/// A verified token's identity, with the headers that carry it upstream encoded once, when
+/// the token is first verified, rather than on every request that presents it.
+#[derive(Debug)]
+pub struct Verified {
+    /// Who the token speaks for.
+    pub identity: Identity,
+    /// `x-auth-*` names and percent-encoded values (see [`Identity::to_headers`]).
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+}
+
+impl Verified {
+    /// Encodes `identity`'s headers.
+    pub fn new(identity: Identity) -> Self {
+        let headers = identity
+            .to_headers()
+            .into_iter()
+            .filter_map(|(name, value)| {
+                // Static lowercase names and percent-encoded values: always valid.
+                Some((
+                    http::HeaderName::from_static(name),
+                    http::HeaderValue::from_str(&value).ok()?,
+                ))
+            })
+            .collect();
+        Self { identity, headers }
+    }
+
+    /// The encoded value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .and_then(|(_, v)| v.to_str().ok())
+    }
+}
 
 /// Why a token was refused. Clients only ever see the seed's "Token is invalid!"; the
 /// reason goes to the logs for operators.
@@ -56,21 +94,87 @@ pub enum Rejection {
 /// but the client did send one, so it must be refused as invalid rather than as missing.
 const NOT_A_TOKEN: &str = "!";
 
+/// The seed's header, as a name made once rather than parsed on every lookup.
+static ACCESS_TOKEN_HEADER: HeaderName = HeaderName::from_static(ACCESS_TOKEN);
+
 /// The token a request carries: `x-access-token` (the seed's header), else an
 /// `Authorization: Bearer` credential. Empty values count as no token, as in the seed.
-pub fn token_from(headers: &actix_web::http::header::HeaderMap) -> Option<&str> {
+pub fn token_from(headers: &HeaderMap) -> Option<&str> {
     let header = |name| {
         headers
             .get(name)
-            .map(|v| v.to_str().unwrap_or(NOT_A_TOKEN))
+            .map(|v| visible_ascii(v).unwrap_or(NOT_A_TOKEN))
             .map(str::trim)
             .filter(|v| !v.is_empty())
     };
-    if let Some(token) = header(ACCESS_TOKEN) {
+    if let Some(token) = header(&ACCESS_TOKEN_HEADER) {
         return Some(token);
     }
-    let authorization = header(actix_web::http::header::AUTHORIZATION.as_str())?;
+    let authorization = header(&header::AUTHORIZATION)?;
     let (scheme, credential) = authorization.split_once(' ')?;
     let credential = credential.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then_some(credential)
+}
+
+/// The value as text when it is visible ASCII (tabs allowed), as `HeaderValue::to_str`
+/// decides, but checked without a branch per byte: tokens are hundreds of bytes long and
+/// this runs on every request.
+fn visible_ascii(value: &HeaderValue) -> Option<&str> {
+    let bytes = value.as_bytes();
+    let visible = bytes.iter().fold(true, |ok, &b| {
+        ok & ((0x20..0x7f).contains(&b) | (b == b'\t'))
+    });
+    if visible {
+        std::str::from_utf8(bytes).ok()
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_bytes(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn the_seed_header_comes_first_then_a_bearer_credential() {
+        let both = headers(&[
+            ("x-access-token", b" a.b.c "),
+            ("authorization", b"Bearer d.e.f"),
+        ]);
+        assert_eq!(token_from(&both), Some("a.b.c"));
+        let bearer = headers(&[("authorization", b"bEaReR   d.e.f ")]);
+        assert_eq!(token_from(&bearer), Some("d.e.f"));
+        for missing in [
+            headers(&[]),
+            headers(&[("x-access-token", b"  ")]),
+            headers(&[("authorization", b"Basic dXNlcjpwYXNz")]),
+            headers(&[("authorization", b"Bearer  ")]),
+        ] {
+            assert_eq!(token_from(&missing), None, "{missing:?}");
+        }
+    }
+
+    #[test]
+    fn a_value_that_is_not_visible_ascii_is_a_token_that_cannot_verify() {
+        // Control characters never make it into a header value; bytes past ASCII do.
+        for value in [&b"a.b.\xc3\xa9"[..], b"\xff.a.b", b"a.\x80.b"] {
+            let map = headers(&[("x-access-token", value)]);
+            assert_eq!(token_from(&map), Some(NOT_A_TOKEN), "{value:?}");
+            let value = HeaderValue::from_bytes(value).unwrap();
+            assert_eq!(visible_ascii(&value), value.to_str().ok());
+        }
+        let tab = HeaderValue::from_static("a.b\t.c");
+        assert_eq!(visible_ascii(&tab), tab.to_str().ok());
+    }
 }

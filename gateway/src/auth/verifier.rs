@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::ExposeSecret;
 use shared::{Claims, Identity};
 
-use super::{JwksCache, Rejection, TokenCache};
+use super::{JwksCache, Rejection, TokenCache, Verified};
 use crate::configuration::{JwtSettings, VerificationMode};
 use crate::metrics::{CacheLabels, Metrics};
 
@@ -81,7 +81,7 @@ impl TokenVerifier {
     }
 
     /// The identity a valid token carries, or why it is not valid.
-    pub async fn verify(&self, token: &str) -> Result<Arc<Identity>, Rejection> {
+    pub async fn verify(&self, token: &str) -> Result<Arc<Verified>, Rejection> {
         if token.len() > self.max_token_bytes {
             return Err(Rejection::TooLarge);
         }
@@ -116,12 +116,12 @@ impl TokenVerifier {
             }
         };
         let expires_at = claims.exp;
-        let identity = Arc::new(Identity {
+        let identity = Arc::new(Verified::new(Identity {
             user: claims.user,
             subject: claims.sub,
             roles: claims.roles,
             token_id: claims.jti,
-        });
+        }));
         self.cache
             .insert(token, Arc::clone(&identity), expires_at, now, generation);
         Ok(identity)

@@ -46,7 +46,7 @@ async fn authenticate_and_forward(
         Access::Protected => {
             let token = auth::token_from(req.headers()).ok_or(GatewayError::TokenMissing)?;
             let identity = state.verifier.verify(token).await?;
-            if !route.admits(&identity.roles) {
+            if !route.admits(&identity.identity.roles) {
                 return Err(GatewayError::MissingRole);
             }
             Some(identity)
