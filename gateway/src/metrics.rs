@@ -58,6 +58,10 @@ pub struct Metrics {
     pub token_rejections: Family<ReasonLabels, Counter>,
     /// Verified-token cache lookups.
     pub token_cache: Family<CacheLabels, Counter>,
+    /// `token_cache{result="hit"}`, looked up once rather than on every request.
+    pub token_cache_hits: Counter,
+    /// `token_cache{result="miss"}`, likewise.
+    pub token_cache_misses: Counter,
     /// Upstream failures and retries.
     pub upstream_errors: Family<UpstreamLabels, Counter>,
 }
@@ -72,6 +76,12 @@ impl Default for Metrics {
         });
         let token_rejections = Family::<ReasonLabels, Counter>::default();
         let token_cache = Family::<CacheLabels, Counter>::default();
+        let token_cache_hits = token_cache
+            .get_or_create(&CacheLabels { result: "hit" })
+            .clone();
+        let token_cache_misses = token_cache
+            .get_or_create(&CacheLabels { result: "miss" })
+            .clone();
         let upstream_errors = Family::<UpstreamLabels, Counter>::default();
         registry.register(
             "requests",
@@ -103,6 +113,8 @@ impl Default for Metrics {
             requests,
             duration,
             token_rejections,
+            token_cache_hits,
+            token_cache_misses,
             token_cache,
             upstream_errors,
         }

@@ -2,7 +2,9 @@
 //! way in, bodies streamed both ways within a limit, safe retries on another instance,
 //! status, headers and a streamed body on the way out.
 
+use std::cell::RefCell;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -396,6 +398,28 @@ fn connection_listed(req: &HttpRequest) -> Vec<String> {
         .collect()
 }
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+thread_local! {
+    /// The last client address formatted on this worker, with its header value: requests
+    /// come in runs from one address (a connection's keep-alive requests, a load balancer
+    /// in front), and formatting an address showed in the profile.
+    static LAST_PEER: RefCell<Option<(IpAddr, HeaderValue)>> = const { RefCell::new(None) };
+}
+
+/// `ip` as the `X-Forwarded-For` value.
+fn forwarded_for(ip: IpAddr) -> HeaderValue {
+    LAST_PEER.with_borrow_mut(|last| match last {
+        Some((seen, value)) if *seen == ip => value.clone(),
+        _ => {
+            let value = HeaderValue::try_from(ip.to_string())
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+            *last = Some((ip, value.clone()));
+            value
+        }
+    })
+}
+
 /// The headers sent upstream: the client's, minus hop-by-hop headers, any identity or
 /// forwarding headers it made up, and (when an identity is forwarded) its credentials;
 /// plus our own forwarding headers, the request id and the signed, verified identity.
@@ -428,15 +452,15 @@ fn upstream_headers(
             out.append(name, value);
         }
     }
+    // The gateway is the edge: what the client claims about earlier hops is not trusted.
+    if let Some(peer) = req.peer_addr() {
+        out.insert(X_FORWARDED_FOR, forwarded_for(peer.ip()));
+    }
     let mut set = |name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
             out.insert(HeaderName::from_static(name), value);
         }
     };
-    // The gateway is the edge: what the client claims about earlier hops is not trusted.
-    if let Some(peer) = req.peer_addr() {
-        set("x-forwarded-for", &peer.ip().to_string());
-    }
     set(
         "x-forwarded-proto",
         if req.app_config().secure() {
@@ -484,5 +508,24 @@ fn upstream_error(upstream: &str, error: &AttemptError) -> GatewayError {
     GatewayError::UpstreamUnavailable {
         upstream: upstream.to_owned(),
         cause,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_forwarded_for_value_follows_the_client_address() {
+        let v4: IpAddr = "10.0.0.1".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        for (ip, expected) in [
+            (v4, "10.0.0.1"),
+            (v4, "10.0.0.1"),
+            (v6, "2001:db8::1"),
+            (v4, "10.0.0.1"),
+        ] {
+            assert_eq!(forwarded_for(ip), expected);
+        }
     }
 }

@@ -117,10 +117,17 @@ pub fn is_safe_path(path: &str) -> bool {
     {
         return false;
     }
-    let lowered = path.to_ascii_lowercase();
-    !["%2e", "%2f", "%5c", "%00"]
-        .iter()
-        .any(|encoded| lowered.contains(encoded))
+    // One pass, no allocation: this runs on every request.
+    let bytes = path.as_bytes();
+    !bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'%'
+            && bytes.get(i + 1..i + 3).is_some_and(|hex| {
+                matches!(
+                    [hex[0].to_ascii_lowercase(), hex[1].to_ascii_lowercase()],
+                    [b'2', b'e' | b'f'] | [b'5', b'c'] | [b'0', b'0']
+                )
+            })
+    })
 }
 
 #[cfg(test)]
@@ -204,10 +211,21 @@ mod tests {
             "/a%2Fb",
             "/a\\b",
             "/a%00",
+            "/a%5C",
+            "/a%2E",
+            "/x/%2f",
         ] {
             assert!(!is_safe_path(path), "{path}");
         }
-        for path in ["/", "/protected", "/api/v1/items", "/a..b/c.d"] {
+        for path in [
+            "/",
+            "/protected",
+            "/api/v1/items",
+            "/a..b/c.d",
+            "/a%20b",
+            "/a%2",
+            "/%",
+        ] {
             assert!(is_safe_path(path), "{path}");
         }
     }

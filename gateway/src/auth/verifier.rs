@@ -10,7 +10,7 @@ use shared::{Claims, Identity};
 
 use super::{JwksCache, Rejection, TokenCache, Verified};
 use crate::configuration::{JwtSettings, VerificationMode};
-use crate::metrics::{CacheLabels, Metrics};
+use crate::metrics::Metrics;
 
 /// Longest `kid` looked up; ours are 43 characters.
 pub const MAX_KID_BYTES: usize = 128;
@@ -91,16 +91,10 @@ impl TokenVerifier {
             Keys::Jwks(cache) => cache.generation(),
         };
         if let Some(identity) = self.cache.get(token, now, generation) {
-            self.metrics
-                .token_cache
-                .get_or_create(&CacheLabels { result: "hit" })
-                .inc();
+            self.metrics.token_cache_hits.inc();
             return Ok(identity);
         }
-        self.metrics
-            .token_cache
-            .get_or_create(&CacheLabels { result: "miss" })
-            .inc();
+        self.metrics.token_cache_misses.inc();
         let claims = match &self.keys {
             Keys::Hs256(hs) => decode(token, &hs.0, &hs.1)?,
             Keys::Jwks(cache) => {
