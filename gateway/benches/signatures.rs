@@ -102,6 +102,11 @@ fn bench(c: &mut Criterion) {
     c.bench_function("raw/ed25519-verify", |b| {
         b.iter(|| public.verify(black_box(&message), &signature).unwrap())
     });
+    // What a check pays on top when the key is kept encoded: decompressing the point.
+    let encoded = public.to_bytes();
+    c.bench_function("raw/ed25519-decode-key", |b| {
+        b.iter(|| ed25519_dalek::VerifyingKey::from_bytes(black_box(&encoded)).unwrap())
+    });
 }
 
 criterion_group!(benches, bench);

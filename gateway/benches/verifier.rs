@@ -27,6 +27,9 @@ const PKCS8_ED25519_PREFIX: [u8; 16] = [
 const SEED: [u8; 32] = [9; 32];
 
 fn bench(c: &mut Criterion) {
+    // As in the gateway: chosen before any other token work in the process.
+    gateway::auth::ed25519::install_provider();
+    assert!(gateway::auth::ed25519::provider_installed());
     let mut settings =
         Settings::load_with(Environment::Local, EnvVars::Given(HashMap::new())).unwrap();
     settings.jwt.mode = VerificationMode::Jwks;

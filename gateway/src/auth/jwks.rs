@@ -69,6 +69,7 @@ impl std::fmt::Debug for JwksCache {
 impl JwksCache {
     /// An empty cache for the configured JWKS URL.
     pub fn new(settings: &JwtSettings) -> anyhow::Result<Self> {
+        super::ed25519::install_provider();
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())

@@ -2,6 +2,7 @@
 //! valid, and why it was not.
 
 mod cache;
+pub mod ed25519;
 mod jwks;
 mod verifier;
 
