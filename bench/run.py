@@ -406,9 +406,11 @@ def render(args, results, memory, startup):
         f"One argon2id verification (19 MiB, t=2, p=1; `cargo bench -p auth-service --bench "
         f"password`): {results['argon2_ms']:.1f} ms. One login at a time (`wrk -c1`): p50 "
         f"{results['login-serial']['p50']:.1f} ms, so everything but the hash costs "
-        f"{results['login-serial']['p50'] - results['argon2_ms']:.1f} ms, "
-        f"{(results['login-serial']['p50'] - results['argon2_ms']) / results['argon2_ms'] * 100:.0f}% of it "
-        f"(target under 10%: {verdict(results['login-serial']['p50'] - results['argon2_ms'] < 0.1 * results['argon2_ms'])}). "
+        + (f"{results['login-serial']['p50'] - results['argon2_ms']:.1f} ms, "
+           f"{(results['login-serial']['p50'] - results['argon2_ms']) / results['argon2_ms'] * 100:.0f}% of it "
+           if results['login-serial']['p50'] >= results['argon2_ms'] else
+           "less than the two measurements' noise (the login came out faster than the hash alone) ")
+        + f"(target under 10%: {verdict(results['login-serial']['p50'] - results['argon2_ms'] < 0.1 * results['argon2_ms'])}). "
         f"Two at a time (`-c2`, one hashing thread per core): {results['login']['rps']:.1f} logins/s, "
         f"against {2000 / results['argon2_ms']:.0f}/s for the hashes alone on two cores.",
         "",
