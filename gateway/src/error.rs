@@ -26,6 +26,9 @@ pub enum GatewayError {
     /// The path holds dot segments or encoded separators.
     #[error("unsafe path")]
     UnsafePath,
+    /// The path (with its query) is too long to forward.
+    #[error("path too long")]
+    PathTooLong,
     /// The request body is over the limit.
     #[error("request body too large")]
     PayloadTooLarge(usize),
@@ -58,6 +61,7 @@ impl ResponseError for GatewayError {
             Self::TokenMissing | Self::TokenInvalid(_) | Self::MissingRole => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::UnsafePath | Self::BadBody(_) => StatusCode::BAD_REQUEST,
+            Self::PathTooLong => StatusCode::URI_TOO_LONG,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UpstreamUnavailable { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -80,6 +84,7 @@ impl ResponseError for GatewayError {
             Self::MissingRole => "Token lacks a role this route requires.".to_owned(),
             Self::NotFound => "Not found.".to_owned(),
             Self::UnsafePath => "Path contains dot segments or encoded separators.".to_owned(),
+            Self::PathTooLong => "Request path is too long.".to_owned(),
             Self::PayloadTooLarge(limit) => {
                 format!("Request body is too large (limit {limit} bytes).")
             }

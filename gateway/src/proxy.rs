@@ -61,6 +61,13 @@ const STREAM_CHANNEL_CHUNKS: usize = 8;
 /// How long an unused upstream connection stays in the pool.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// TCP keep-alive probes on upstream connections: first after this much silence, then at
+/// this interval.
+const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// Unacknowledged data for this long closes an upstream connection.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A request body on its way upstream: held, or streamed from the client connection.
 type UpstreamBody = Either<Full<Bytes>, ChannelBody>;
 
@@ -108,6 +115,14 @@ impl futures_util::Stream for AnswerStream {
     type Item = io::Result<Bytes>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // Checked before every chunk, not only when the upstream pauses: one that keeps
+        // sending past the deadline is cut off too.
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the upstream answer did not finish in time",
+            ))));
+        }
         loop {
             match Pin::new(&mut self.body).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {
@@ -120,15 +135,7 @@ impl futures_util::Stream for AnswerStream {
                     return Poll::Ready(Some(Err(io::Error::other(error))));
                 }
                 Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => {
-                    if self.deadline.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(Some(Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "the upstream answer did not finish in time",
-                        ))));
-                    }
-                    return Poll::Pending;
-                }
+                Poll::Pending => return Poll::Pending,
             }
         }
     }
@@ -165,6 +172,12 @@ impl Proxy {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)));
+        // Pooled connections to an upstream that vanished without a word (a container gone,
+        // a dropped flow) are found out by the kernel instead of by a request's deadline.
+        connector.set_keepalive(Some(TCP_KEEPALIVE));
+        connector.set_keepalive_interval(Some(TCP_KEEPALIVE));
+        connector.set_keepalive_retries(Some(3));
+        connector.set_tcp_user_timeout(Some(TCP_USER_TIMEOUT));
         // Redirects are the client's business: this client never follows them.
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
@@ -219,9 +232,10 @@ impl Proxy {
                     .take()
                     .map_or_else(|| Either::Left(Full::default()), Either::Right),
             };
+            // The client's request line was parsed already; only its length can fail here.
             let uri = instance
                 .uri(path_and_query)
-                .map_err(|e| GatewayError::Unexpected(e.into()))?;
+                .map_err(|_| GatewayError::PathTooLong)?;
             let mut request = http::Request::new(attempt_body);
             *request.method_mut() = method.clone();
             *request.uri_mut() = uri;
@@ -250,8 +264,9 @@ impl Proxy {
                 upstream.eject(&instance);
             }
             let resendable = matches!(body, OutgoingBody::Buffered(_));
-            // A refused connection sent nothing and cost little: any method may try the next
-            // instance. A timeout already spent a whole budget and is not retried.
+            // A connection refused, or not made within the connect timeout, sent nothing:
+            // any method may try the next instance. A timeout of the exchange already spent
+            // the whole budget and is not retried.
             let safe = match error {
                 AttemptError::Connect(_) => true,
                 AttemptError::Timeout => false,

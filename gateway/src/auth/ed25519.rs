@@ -10,6 +10,7 @@ use std::sync::{LazyLock, RwLock};
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use jsonwebtoken::crypto::{CryptoProvider, JwtVerifier, rust_crypto};
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::signature::{self, Verifier};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 
@@ -38,21 +39,22 @@ fn new_verifier(
     algorithm: &Algorithm,
     key: &DecodingKey,
 ) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
-    if *algorithm == Algorithm::EdDSA
-        && key.family() == AlgorithmFamily::Ed
-        && let Some(decoded) = key
+    if *algorithm == Algorithm::EdDSA && key.family() == AlgorithmFamily::Ed {
+        // An Ed25519 public key is 32 bytes; anything else is refused here (the default
+        // verifier would slice it, and panic on a shorter one).
+        let decoded = key
             .try_get_as_bytes()
             .ok()
             .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
             .and_then(|bytes| decoded(&bytes))
-    {
+            .ok_or(ErrorKind::InvalidEddsaKey)?;
         return Ok(Box::new(DecodedEd25519(decoded)));
     }
     (rust_crypto::DEFAULT_PROVIDER.verifier_factory)(algorithm, key)
 }
 
 /// The decoded form of `bytes`, from the cache or decoded now; `None` if they are not a
-/// valid key (the default verifier then reports the error as it always does).
+/// valid key.
 fn decoded(bytes: &[u8; 32]) -> Option<VerifyingKey> {
     let cached = DECODED
         .read()
@@ -120,12 +122,19 @@ mod tests {
     }
 
     #[test]
-    fn other_algorithms_and_bad_keys_go_to_the_default_verifier() {
+    fn other_algorithms_go_to_the_default_verifier_and_bad_keys_are_refused() {
         let secret = DecodingKey::from_secret(b"secret").unwrap();
         assert!(new_verifier(&Algorithm::HS256, &secret).is_ok());
         assert!(
             new_verifier(&Algorithm::EdDSA, &secret).is_err(),
             "an HMAC secret is not an Ed25519 key"
         );
+        for length in [0, 16, 31, 33, 44] {
+            let key = DecodingKey::from_ed_der(&vec![1; length]);
+            assert!(
+                new_verifier(&Algorithm::EdDSA, &key).is_err(),
+                "{length} bytes"
+            );
+        }
     }
 }

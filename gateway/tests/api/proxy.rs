@@ -2,8 +2,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use gateway::configuration::VerificationMode;
+
 use crate::helpers::{
     MAX_BODY_BYTES, REQUEST_TIMEOUT_MS, STREAM_CHUNK_BYTES, assert_json_error, spawn_app,
+    spawn_app_with,
 };
 
 #[tokio::test]
@@ -183,4 +186,36 @@ async fn head_requests_get_the_upstream_headers_and_no_body() {
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.headers()["x-upstream"], "echo");
     assert!(response.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_path_too_long_to_forward_gets_414_json() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The upstream's path prefix takes a path the gateway accepted (just under the 64 KiB
+    // a URI may hold) over that limit. HTTP clients refuse such lengths: a plain socket.
+    let app = spawn_app_with(|settings| {
+        settings.jwt.mode = VerificationMode::Hs256;
+        let auth = settings.upstreams.get_mut("auth").unwrap();
+        auth.url = format!("{}/{}", auth.url, "p".repeat(40));
+    })
+    .await;
+    let path = format!("/public/{}", "a".repeat(65_530 - "/public/".len()));
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nhost: gateway\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 414"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    assert!(
+        answer.contains(r#"{"message":"Request path is too long."}"#),
+        "{answer}"
+    );
 }
