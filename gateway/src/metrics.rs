@@ -56,11 +56,10 @@ pub struct Metrics {
     pub duration: Family<RouteLabels, Histogram>,
     /// Refused tokens, per reason.
     pub token_rejections: Family<ReasonLabels, Counter>,
-    /// Verified-token cache lookups.
-    pub token_cache: Family<CacheLabels, Counter>,
-    /// `token_cache{result="hit"}`, looked up once rather than on every request.
+    /// Verified-token cache lookups that hit (`token_cache{result="hit"}`), looked up in
+    /// its family once rather than on every request.
     pub token_cache_hits: Counter,
-    /// `token_cache{result="miss"}`, likewise.
+    /// Lookups that missed (`token_cache{result="miss"}`).
     pub token_cache_misses: Counter,
     /// Upstream failures and retries.
     pub upstream_errors: Family<UpstreamLabels, Counter>,
@@ -98,11 +97,7 @@ impl Default for Metrics {
             "Tokens refused, by reason",
             token_rejections.clone(),
         );
-        registry.register(
-            "token_cache",
-            "Verified-token cache lookups",
-            token_cache.clone(),
-        );
+        registry.register("token_cache", "Verified-token cache lookups", token_cache);
         registry.register(
             "upstream_errors",
             "Upstream failures and retries",
@@ -115,7 +110,6 @@ impl Default for Metrics {
             token_rejections,
             token_cache_hits,
             token_cache_misses,
-            token_cache,
             upstream_errors,
         }
     }

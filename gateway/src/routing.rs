@@ -12,11 +12,10 @@ use crate::upstream::Upstream;
 /// One resolved route.
 #[derive(Debug)]
 pub struct Route {
-    /// Path prefix, matched on whole segments.
-    pub prefix: String,
-    /// The prefix as a metrics label. Route tables are built once per process, so it is
-    /// kept for the life of the process rather than copied for every request.
-    pub label: &'static str,
+    /// Path prefix, matched on whole segments; also the route's metrics label. Route
+    /// tables are built once per process, so it lives as long as the process rather than
+    /// being copied into a label for every request.
+    pub prefix: &'static str,
     /// Where matching requests go.
     pub upstream: Arc<Upstream>,
     /// Public or protected.
@@ -32,7 +31,7 @@ impl Route {
     }
 
     fn matches(&self, path: &str) -> bool {
-        match path.strip_prefix(self.prefix.as_str()) {
+        match path.strip_prefix(self.prefix) {
             None => false,
             Some(rest) => rest.is_empty() || rest.starts_with('/') || self.prefix.ends_with('/'),
         }
@@ -79,8 +78,7 @@ impl RouteTable {
                 anyhow::bail!("route {:?} is public but requires roles", route.path);
             }
             table.push(Route {
-                label: Box::leak(route.path.clone().into_boxed_str()),
-                prefix: route.path.clone(),
+                prefix: Box::leak(route.path.clone().into_boxed_str()),
                 upstream: Arc::clone(upstream),
                 access: route.access,
                 roles: route.roles.clone(),
@@ -165,7 +163,7 @@ mod tests {
             ("/", None),
         ];
         for (path, expected) in cases {
-            assert_eq!(t.find(path).map(|r| r.prefix.as_str()), expected, "{path}");
+            assert_eq!(t.find(path).map(|r| r.prefix), expected, "{path}");
         }
         assert_eq!(t.find("/api").unwrap().upstream.name, "svc");
     }

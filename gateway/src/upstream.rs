@@ -46,9 +46,9 @@ pub struct Instance {
 }
 
 impl Instance {
-    fn new(address: SocketAddr, target: &Target) -> anyhow::Result<Self> {
+    fn new(base_url: String, address: SocketAddr, target: &Target) -> anyhow::Result<Self> {
         Ok(Self {
-            base_url: format!("http://{address}{}", target.prefix),
+            base_url,
             address: http::uri::Authority::try_from(address.to_string())?,
             prefix: target.prefix.clone(),
             authority: target.authority.clone(),
@@ -134,7 +134,7 @@ impl Upstream {
                     .find(|i| i.base_url == base_url && i.authority == target.authority);
                 let instance = match existing {
                     Some(existing) => Arc::clone(existing),
-                    None => match Instance::new(address, target) {
+                    None => match Instance::new(base_url, address, target) {
                         Ok(instance) => Arc::new(instance),
                         Err(e) => {
                             tracing::warn!(%address, error = %e, "unusable instance address");

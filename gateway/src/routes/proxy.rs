@@ -29,7 +29,7 @@ pub async fn forward(
         None => Err(GatewayError::NotFound),
         Some(route) => authenticate_and_forward(&req, payload, &state, route, &request_id).await,
     };
-    let label = route.map_or("none", |r| r.label);
+    let label = route.map_or("none", |r| r.prefix);
     record(&state, label, started, &result);
     result
 }
