@@ -20,12 +20,12 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
+use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use service_kit::RequestId;
 use service_kit::assertion::IdentitySigner;
 use shared::headers::{ACCESS_TOKEN, IDENTITY_PREFIX, IDENTITY_SIGNATURE, REQUEST_ID};
+use tower_service::Service;
 
 use crate::auth::Verified;
 use crate::configuration::{IdentitySettings, ProxySettings};
@@ -58,9 +58,6 @@ pub const BUFFERED_ANSWER_BYTES: u64 = 64 * 1024;
 /// Chunks in flight between the client connection and the upstream request.
 const STREAM_CHANNEL_CHUNKS: usize = 8;
 
-/// How long an unused upstream connection stays in the pool.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-
 /// TCP keep-alive probes on upstream connections: first after this much silence, then at
 /// this interval.
 const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
@@ -69,7 +66,7 @@ const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
 const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A request body on its way upstream: held, or streamed from the client connection.
-type UpstreamBody = Either<Full<Bytes>, ChannelBody>;
+pub type UpstreamBody = Either<Full<Bytes>, ChannelBody>;
 
 /// The request body as it will be sent.
 enum OutgoingBody {
@@ -80,7 +77,8 @@ enum OutgoingBody {
 }
 
 /// A request body fed, chunk by chunk, by the task reading the client's payload.
-struct ChannelBody {
+#[derive(Debug)]
+pub struct ChannelBody {
     chunks: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
     /// The declared length, when there is one (sent upstream as `Content-Length`).
     length: Option<u64>,
@@ -105,10 +103,12 @@ impl Body for ChannelBody {
     }
 }
 
-/// An upstream answer's body streamed to the client, cut off at the request's deadline.
+/// An upstream answer's body streamed to the client, cut off at the request's deadline. The
+/// connection goes back to the pool once the body has come through whole.
 struct AnswerStream {
     body: Incoming,
     deadline: Pin<Box<tokio::time::Sleep>>,
+    connection: Option<(SendRequest<UpstreamBody>, Arc<Instance>)>,
 }
 
 impl futures_util::Stream for AnswerStream {
@@ -134,7 +134,12 @@ impl futures_util::Stream for AnswerStream {
                 Poll::Ready(Some(Err(error))) => {
                     return Poll::Ready(Some(Err(io::Error::other(error))));
                 }
-                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(None) => {
+                    if let Some((sender, instance)) = self.connection.take() {
+                        release(&instance, sender);
+                    }
+                    return Poll::Ready(None);
+                }
                 Poll::Pending => return Poll::Pending,
             }
         }
@@ -144,17 +149,18 @@ impl futures_util::Stream for AnswerStream {
 /// Why one attempt failed.
 enum AttemptError {
     /// No connection could be made: nothing was sent.
-    Connect(hyper_util::client::legacy::Error),
+    Connect(Box<dyn std::error::Error + Send + Sync>),
     /// The deadline passed.
     Timeout,
     /// The exchange broke after the request may have been sent.
     Exchange(Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// Forwards requests to upstreams over one pooled HTTP/1.1 client.
+/// Forwards requests to upstreams over pooled HTTP/1.1 connections (see [`crate::pool`]).
 #[derive(Debug)]
 pub struct Proxy {
-    client: Client<HttpConnector, UpstreamBody>,
+    connector: HttpConnector,
+    handshake: http1::Builder,
     max_body_bytes: usize,
     max_retries: usize,
     request_timeout: Duration,
@@ -179,12 +185,9 @@ impl Proxy {
         connector.set_keepalive_retries(Some(3));
         connector.set_tcp_user_timeout(Some(TCP_USER_TIMEOUT));
         // Redirects are the client's business: this client never follows them.
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .build(connector);
         Ok(Self {
-            client,
+            connector,
+            handshake: http1::Builder::new(),
             max_body_bytes: settings.max_body_bytes,
             max_retries: settings.max_retries,
             request_timeout: Duration::from_millis(settings.request_timeout_ms),
@@ -247,10 +250,12 @@ impl Proxy {
                 .headers_mut()
                 .insert(http::header::HOST, instance.host_header.clone());
 
-            let outcome =
-                tokio::time::timeout_at(deadline, self.exchange(req.method(), request, deadline))
-                    .await
-                    .unwrap_or(Err(AttemptError::Timeout));
+            let outcome = tokio::time::timeout_at(
+                deadline,
+                self.exchange(req.method(), &instance, request, deadline),
+            )
+            .await
+            .unwrap_or(Err(AttemptError::Timeout));
             let error = match outcome {
                 Ok(response) => return Ok(response),
                 Err(error) => error,
@@ -283,21 +288,63 @@ impl Proxy {
         }
     }
 
+    /// A new connection to `instance`, its task spawned on this thread.
+    async fn connect(
+        &self,
+        instance: &Instance,
+    ) -> Result<SendRequest<UpstreamBody>, AttemptError> {
+        let io = self
+            .connector
+            .clone()
+            .call(instance.connect_uri.clone())
+            .await
+            .map_err(|error| AttemptError::Connect(error.into()))?;
+        let (sender, connection) = self
+            .handshake
+            .handshake(io)
+            .await
+            .map_err(|error| AttemptError::Exchange(error.into()))?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "upstream connection closed on an error");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Sends `request` on an idle connection to `instance`, or on a new one. A pooled
+    /// connection that turns out closed before the request went out (the upstream closed it
+    /// while idle) is passed over for the next, the same request unsent.
+    async fn send(
+        &self,
+        instance: &Instance,
+        mut request: http::Request<UpstreamBody>,
+    ) -> Result<(http::Response<Incoming>, SendRequest<UpstreamBody>), AttemptError> {
+        loop {
+            let (mut sender, reused) = match instance.idle.take() {
+                Some(sender) => (sender, true),
+                None => (self.connect(instance).await?, false),
+            };
+            match sender.try_send_request(request).await {
+                Ok(response) => return Ok((response, sender)),
+                Err(mut error) => match error.take_message() {
+                    Some(unsent) if reused => request = unsent,
+                    _ => return Err(AttemptError::Exchange(error.into_error().into())),
+                },
+            }
+        }
+    }
+
     /// One attempt: the request to one instance, and its answer as ours (status,
     /// end-to-end headers, body read whole when short or streamed until `deadline`).
     async fn exchange(
         &self,
         method: &Method,
+        instance: &Arc<Instance>,
         request: http::Request<UpstreamBody>,
         deadline: tokio::time::Instant,
     ) -> Result<HttpResponse, AttemptError> {
-        let response = self.client.request(request).await.map_err(|error| {
-            if error.is_connect() {
-                AttemptError::Connect(error)
-            } else {
-                AttemptError::Exchange(error.into())
-            }
-        })?;
+        let (response, sender) = self.send(instance, request).await?;
         let (parts, body) = response.into_parts();
         let status = StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
         let mut builder = HttpResponse::build(status);
@@ -314,6 +361,7 @@ impl Proxy {
             }
         }
         if method == Method::HEAD {
+            release(instance, sender);
             return Ok(builder.finish());
         }
         match body.size_hint().exact() {
@@ -322,12 +370,14 @@ impl Proxy {
                     .collect()
                     .await
                     .map_err(|e| AttemptError::Exchange(e.into()))?;
+                release(instance, sender);
                 Ok(builder.body(whole.to_bytes()))
             }
             length => {
                 let stream = AnswerStream {
                     body,
                     deadline: Box::pin(tokio::time::sleep_until(deadline)),
+                    connection: Some((sender, Arc::clone(instance))),
                 };
                 Ok(match length {
                     Some(length) => builder.body(SizedStream::new(length, stream)),
@@ -400,6 +450,21 @@ impl Proxy {
             Some(ChannelBody { chunks, length }),
             exceeded,
         ))
+    }
+}
+
+/// Puts a connection whose exchange is over back in `instance`'s pool: at once when it is
+/// ready for the next request, else once its task has finished with the last answer.
+fn release(instance: &Arc<Instance>, mut sender: SendRequest<UpstreamBody>) {
+    if sender.is_ready() {
+        instance.idle.put(sender);
+    } else if !sender.is_closed() {
+        let instance = Arc::clone(instance);
+        tokio::spawn(async move {
+            if sender.ready().await.is_ok() {
+                instance.idle.put(sender);
+            }
+        });
     }
 }
 
@@ -510,8 +575,7 @@ fn upstream_headers(
 fn upstream_error(upstream: &str, error: &AttemptError) -> GatewayError {
     let error: &(dyn std::error::Error + 'static) = match error {
         AttemptError::Timeout => return GatewayError::UpstreamTimeout(upstream.to_owned()),
-        AttemptError::Connect(error) => error,
-        AttemptError::Exchange(error) => error.as_ref(),
+        AttemptError::Connect(error) | AttemptError::Exchange(error) => error.as_ref(),
     };
     let mut cause = error.to_string();
     let mut source = error.source();

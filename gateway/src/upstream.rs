@@ -9,6 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
+use crate::pool::IdlePool;
+use crate::proxy::UpstreamBody;
+
 /// Re-resolution pace while a name resolves to nothing (the service is starting or down).
 pub const EMPTY_RESOLVE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -33,8 +36,10 @@ struct Target {
 pub struct Instance {
     /// `http://ip:port/prefix`, to which the request's path and query are appended.
     pub base_url: String,
-    /// `ip:port`, parsed once: the connection pool's key.
-    address: http::uri::Authority,
+    /// `http://ip:port`, parsed once: where connections are made.
+    pub connect_uri: http::Uri,
+    /// Idle connections to this instance.
+    pub idle: IdlePool<UpstreamBody>,
     /// The configured path prefix, without a trailing `/`.
     prefix: String,
     /// The `Host` header the upstream expects.
@@ -49,7 +54,8 @@ impl Instance {
     fn new(base_url: String, address: SocketAddr, target: &Target) -> anyhow::Result<Self> {
         Ok(Self {
             base_url,
-            address: http::uri::Authority::try_from(address.to_string())?,
+            connect_uri: http::Uri::try_from(format!("http://{address}"))?,
+            idle: IdlePool::default(),
             prefix: target.prefix.clone(),
             authority: target.authority.clone(),
             host_header: http::HeaderValue::from_str(&target.authority)?,
@@ -57,18 +63,15 @@ impl Instance {
         })
     }
 
-    /// The absolute URI of `path_and_query` (as the client sent it) on this instance.
+    /// The request target for `path_and_query` (as the client sent it) on this instance:
+    /// origin form, behind the configured prefix.
     pub fn uri(&self, path_and_query: &str) -> Result<http::Uri, http::Error> {
         let path_and_query = if self.prefix.is_empty() {
             http::uri::PathAndQuery::try_from(path_and_query)?
         } else {
             http::uri::PathAndQuery::try_from(format!("{}{path_and_query}", self.prefix))?
         };
-        http::Uri::builder()
-            .scheme(http::uri::Scheme::HTTP)
-            .authority(self.address.clone())
-            .path_and_query(path_and_query)
-            .build()
+        Ok(http::Uri::from(path_and_query))
     }
 
     fn healthy(&self, now: u64) -> bool {
@@ -194,6 +197,9 @@ impl Upstream {
                 };
                 tokio::time::sleep(pause).await;
                 upstream.resolve().await;
+                for instance in upstream.snapshot().iter() {
+                    instance.idle.sweep();
+                }
             }
         });
     }
@@ -321,15 +327,14 @@ mod tests {
     fn request_urls_keep_the_prefix_path_and_query() {
         let u = upstream("http://127.0.0.1:1/base/");
         let instance = u.pick(&[]).unwrap();
+        // Origin form: the request line carries the path; the host goes in `Host`.
         assert_eq!(
             instance.uri("/x/y?a=1&b=%2F").unwrap().to_string(),
-            "http://127.0.0.1:1/base/x/y?a=1&b=%2F"
+            "/base/x/y?a=1&b=%2F"
         );
+        assert_eq!(instance.connect_uri.to_string(), "http://127.0.0.1:1/");
         let plain = upstream("http://127.0.0.1:2").pick(&[]).unwrap();
-        assert_eq!(
-            plain.uri("/p%20q").unwrap().to_string(),
-            "http://127.0.0.1:2/p%20q"
-        );
+        assert_eq!(plain.uri("/p%20q").unwrap().to_string(), "/p%20q");
         assert_eq!(plain.host_header, "127.0.0.1:2");
     }
 

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod balancing;
+mod connections;
 mod helpers;
 mod jwks;
 mod operations;
