@@ -75,8 +75,14 @@ impl IdentitySigner {
         path: &str,
         get: impl Fn(&str) -> Option<&'a str>,
     ) -> Hmac<Sha256> {
+        // Fed piece by piece (this runs on every proxied request): no formatted copy.
         let mut mac = self.mac.clone();
-        mac.update(format!("v1\n{time}\n{method}\n{path}\n").as_bytes());
+        let mut digits = [0u8; 20];
+        mac.update(b"v1\n");
+        mac.update(decimal(time, &mut digits));
+        for part in [b"\n", method.as_bytes(), b"\n", path.as_bytes(), b"\n"] {
+            mac.update(part);
+        }
         for name in SIGNED_HEADERS {
             mac.update(name.as_bytes());
             mac.update(b":");
@@ -95,7 +101,16 @@ impl IdentitySigner {
         get: impl Fn(&str) -> Option<&'a str>,
     ) -> String {
         let tag = self.tag(now, method, path, get).finalize().into_bytes();
-        format!("v1,t={now},s={}", URL_SAFE_NO_PAD.encode(tag))
+        let mut digits = [0u8; 20];
+        let time = decimal(now, &mut digits);
+        // "v1,t=" + time + ",s=" + 43 characters of base64.
+        let mut assertion = String::with_capacity(8 + time.len() + 43);
+        assertion.push_str("v1,t=");
+        // Only ASCII digits are written into `digits`.
+        assertion.push_str(std::str::from_utf8(time).unwrap_or_default());
+        assertion.push_str(",s=");
+        URL_SAFE_NO_PAD.encode_string(tag, &mut assertion);
+        assertion
     }
 
     /// Checks the request's assertion (read with `get`, like the identity headers).
@@ -128,6 +143,20 @@ impl IdentitySigner {
         self.tag(time, method, path, get)
             .verify_slice(&signature)
             .map_err(|_| AssertionError::BadSignature)
+    }
+}
+
+/// `value` in decimal ASCII, written at the end of `buffer`.
+fn decimal(mut value: u64, buffer: &mut [u8; 20]) -> &[u8] {
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        // `value % 10` is below 10: the cast cannot truncate.
+        buffer[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            return &buffer[start..];
+        }
     }
 }
 
@@ -165,6 +194,32 @@ mod tests {
         path: &str,
     ) -> Result<(), AssertionError> {
         signer.verify(now, "GET", path, |n| h.get(n).map(String::as_str))
+    }
+
+    #[test]
+    fn the_assertion_is_the_documented_hmac_of_the_request() {
+        let secret = "a-secret-of-some-length-0123456789";
+        let mut expected = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        expected.update(
+            format!(
+                "v1\n{NOW}\nGET\n/protected\n{IDENTITY_USER}:user1\n{IDENTITY_SUBJECT}:sub-1\n\
+                 {IDENTITY_ROLES}:reader\n{IDENTITY_TOKEN_ID}:jti-1\n"
+            )
+            .as_bytes(),
+        );
+        let expected = format!(
+            "v1,t={NOW},s={}",
+            URL_SAFE_NO_PAD.encode(expected.finalize().into_bytes())
+        );
+        assert_eq!(signed(&signer(secret))[IDENTITY_SIGNATURE], expected);
+    }
+
+    #[test]
+    fn times_are_written_in_decimal() {
+        let mut buffer = [0u8; 20];
+        for value in [0, 7, 10, 1_800_000_000, u64::MAX] {
+            assert_eq!(decimal(value, &mut buffer), value.to_string().as_bytes());
+        }
     }
 
     #[test]
