@@ -69,6 +69,72 @@ async fn a_dead_instance_costs_no_failed_request_and_is_skipped() {
     }
 }
 
+/// An address that takes no connection and refuses none: a listener with a backlog of
+/// none whose one queue slot is taken, so the kernel drops further handshakes unanswered,
+/// as a host that vanished from the network does. Keep the returned sockets alive.
+async fn unanswering_address() -> (String, tokio::net::TcpListener, tokio::net::TcpStream) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let address = listener.local_addr().unwrap();
+    let filler = tokio::net::TcpStream::connect(address).await.unwrap();
+    let blocked = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        tokio::net::TcpStream::connect(address),
+    )
+    .await;
+    assert!(blocked.is_err(), "the listener still answers handshakes");
+    (format!("http://{address}"), listener, filler)
+}
+
+#[tokio::test]
+async fn an_instance_that_never_answers_the_handshake_is_retried_past_any_method() {
+    let (silent, _listener, _filler) = unanswering_address().await;
+    let app = spawn_app_with(move |settings| {
+        settings.proxy.connect_timeout_ms = 100;
+        settings.proxy.eject_seconds = 60;
+        settings.upstreams.insert(
+            "pool".into(),
+            UpstreamSettings {
+                url: format!("{silent},{}", spawn_echo_upstream()),
+            },
+        );
+        settings.routes.push(RouteSettings {
+            path: "/pool".into(),
+            upstream: "pool".into(),
+            access: Access::Public,
+            roles: vec![],
+        });
+    })
+    .await;
+    // Turns alternate, so one of the first two requests meets the silent instance first: it
+    // waits out the connect timeout, then goes to the other instance, though it is a POST.
+    let mut slowest = std::time::Duration::ZERO;
+    for i in 0..4 {
+        let started = std::time::Instant::now();
+        let response = app
+            .client
+            .post(app.url("/pool"))
+            .body("payload")
+            .send()
+            .await
+            .unwrap();
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(response.status().as_u16(), 200, "request {i}");
+        let echoed: Value = response.json().await.unwrap();
+        assert_eq!(echoed["body"], "payload");
+    }
+    assert!(
+        slowest >= std::time::Duration::from_millis(100),
+        "no request waited for the connect timeout: {slowest:?}"
+    );
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains(r#"gateway_upstream_errors_total{upstream="pool",kind="retry"} 1"#),
+        "{metrics}"
+    );
+}
+
 #[tokio::test]
 async fn with_every_instance_down_the_first_request_gets_502_then_503() {
     let app = gateway_over(vec![closed_port_address(), closed_port_address()], 1 << 20).await;
