@@ -15,8 +15,12 @@ use hyper::client::conn::http1::SendRequest;
 /// How long a connection may sit unused in the pool before it is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Idle connections kept per instance (all worker threads together); beyond it, the
-/// longest unused one is closed.
+/// How often idle connections are looked over for expired or closed ones, so that a quiet
+/// instance does not keep its connections open much past [`IDLE_TIMEOUT`].
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Idle connections kept per instance and worker thread; beyond it, the longest unused one
+/// is closed.
 pub const MAX_IDLE: usize = 256;
 
 static NEXT_WORKER: AtomicU64 = AtomicU64::new(1);
@@ -40,7 +44,6 @@ fn worker() -> u64 {
 
 struct Idle<B> {
     sender: SendRequest<B>,
-    worker: u64,
     since: Instant,
 }
 
@@ -50,15 +53,15 @@ impl<B> Idle<B> {
     }
 }
 
-/// The idle connections to one instance.
+/// The idle connections to one instance, a list per worker thread (oldest first).
 pub struct IdlePool<B> {
-    idle: Mutex<VecDeque<Idle<B>>>,
+    workers: Mutex<Vec<(u64, VecDeque<Idle<B>>)>>,
 }
 
 impl<B> Default for IdlePool<B> {
     fn default() -> Self {
         Self {
-            idle: Mutex::new(VecDeque::new()),
+            workers: Mutex::new(Vec::new()),
         }
     }
 }
@@ -72,9 +75,9 @@ impl<B> std::fmt::Debug for IdlePool<B> {
 }
 
 impl<B> IdlePool<B> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle<B>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, VecDeque<Idle<B>>)>> {
         // Nothing can be left half-done under this lock: a poisoned one is still sound.
-        self.idle
+        self.workers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -84,14 +87,9 @@ impl<B> IdlePool<B> {
     pub fn take(&self) -> Option<SendRequest<B>> {
         let worker = worker();
         let now = Instant::now();
-        let mut idle = self.lock();
-        let mut index = idle.len();
-        while index > 0 {
-            index -= 1;
-            if idle[index].worker != worker {
-                continue;
-            }
-            let entry = idle.remove(index)?;
+        let mut workers = self.lock();
+        let (_, idle) = workers.iter_mut().find(|(id, _)| *id == worker)?;
+        while let Some(entry) = idle.pop_back() {
             if !entry.stale(now) {
                 return Some(entry.sender);
             }
@@ -105,32 +103,124 @@ impl<B> IdlePool<B> {
         if !sender.is_ready() {
             return;
         }
+        let worker = worker();
         let now = Instant::now();
-        let mut idle = self.lock();
+        let mut workers = self.lock();
+        let index = match workers.iter().position(|(id, _)| *id == worker) {
+            Some(index) => index,
+            None => {
+                workers.push((worker, VecDeque::new()));
+                workers.len() - 1
+            }
+        };
+        let idle = &mut workers[index].1;
         while idle.front().is_some_and(|oldest| oldest.stale(now)) || idle.len() >= MAX_IDLE {
             idle.pop_front();
         }
-        idle.push_back(Idle {
-            sender,
-            worker: worker(),
-            since: now,
-        });
+        idle.push_back(Idle { sender, since: now });
     }
 
-    /// Drops every closed or expired connection (run now and then, so that a quiet instance
-    /// does not keep its connections open for ever).
+    /// Drops every closed or expired connection.
     pub fn sweep(&self) {
         let now = Instant::now();
-        self.lock().retain(|entry| !entry.stale(now));
+        for (_, idle) in self.lock().iter_mut() {
+            idle.retain(|entry| !entry.stale(now));
+        }
     }
 
     /// How many connections are idle.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().iter().map(|(_, idle)| idle.len()).sum()
     }
 
     /// Whether no connection is idle.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::Empty;
+    use hyper::body::Bytes;
+    use hyper_util::rt::TokioIo;
+
+    /// A client connection over an in-memory pipe whose far end nobody reads; its task is
+    /// spawned, and it is ready for a request. Dropping the returned far end closes it.
+    async fn connection() -> (SendRequest<Empty<Bytes>>, tokio::io::DuplexStream) {
+        let (near, far) = tokio::io::duplex(1024);
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(near))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        sender.ready().await.unwrap();
+        (sender, far)
+    }
+
+    /// Lets the connection tasks see what happened to their pipes.
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_come_back_most_recent_first_to_the_thread_that_made_them() {
+        let pool = IdlePool::default();
+        assert!(pool.take().is_none());
+        let (first, far_first) = connection().await;
+        let (second, far_second) = connection().await;
+        pool.put(first);
+        pool.put(second);
+        assert_eq!(pool.len(), 2);
+        // Another thread gets none of them.
+        std::thread::scope(|scope| {
+            scope.spawn(|| assert!(pool.take().is_none()));
+        });
+        assert_eq!(pool.len(), 2);
+        // Close the older one: the most recent comes back, the older is left where it is.
+        drop(far_first);
+        settle().await;
+        let taken = pool.take().unwrap();
+        assert!(!taken.is_closed());
+        assert_eq!(pool.len(), 1);
+        // Closed ones are passed over (and dropped) on the way.
+        assert!(pool.take().is_none());
+        assert!(pool.is_empty());
+        drop(far_second);
+    }
+
+    #[tokio::test]
+    async fn closed_connections_are_not_kept_and_are_swept() {
+        let pool = IdlePool::default();
+        let (open, _far_open) = connection().await;
+        let (closing, far_closing) = connection().await;
+        pool.put(open);
+        pool.put(closing);
+        drop(far_closing);
+        settle().await;
+        pool.sweep();
+        assert_eq!(pool.len(), 1);
+        let (closed, far_closed) = connection().await;
+        drop(far_closed);
+        settle().await;
+        assert!(closed.is_closed());
+        pool.put(closed);
+        assert_eq!(pool.len(), 1, "a closed connection was pooled");
+        assert!(!pool.take().unwrap().is_closed());
+        assert!(pool.take().is_none());
+    }
+
+    #[tokio::test]
+    async fn at_most_max_idle_connections_are_kept_per_thread() {
+        let pool = IdlePool::default();
+        let mut far_ends = Vec::new();
+        for _ in 0..MAX_IDLE + 5 {
+            let (sender, far) = connection().await;
+            far_ends.push(far);
+            pool.put(sender);
+        }
+        assert_eq!(pool.len(), MAX_IDLE);
     }
 }

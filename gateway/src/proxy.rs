@@ -31,6 +31,7 @@ use crate::auth::Verified;
 use crate::configuration::{IdentitySettings, ProxySettings};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
+use crate::pool;
 use crate::upstream::{Instance, Upstream};
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1); never forwarded.
@@ -329,7 +330,10 @@ impl Proxy {
                 Ok(response) => return Ok((response, sender)),
                 Err(mut error) => match error.take_message() {
                     Some(unsent) if reused => request = unsent,
-                    _ => return Err(AttemptError::Exchange(error.into_error().into())),
+                    // A new connection closed before the request went out: nothing was
+                    // sent, as when the connection is refused.
+                    Some(_) => return Err(AttemptError::Connect(error.into_error().into())),
+                    None => return Err(AttemptError::Exchange(error.into_error().into())),
                 },
             }
         }
@@ -362,7 +366,18 @@ impl Proxy {
         }
         if method == Method::HEAD {
             release(instance, sender);
-            return Ok(builder.finish());
+            // No body, but the length (or the chunked framing) a GET would have, as the
+            // upstream said: the encoder writes it from the body's declared size.
+            let nothing = futures_util::stream::empty::<io::Result<Bytes>>();
+            let length = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            return Ok(match length {
+                Some(length) => builder.body(SizedStream::new(length, nothing)),
+                None => builder.body(BodyStream::new(nothing)),
+            });
         }
         match body.size_hint().exact() {
             Some(length) if length <= BUFFERED_ANSWER_BYTES => {
@@ -459,9 +474,11 @@ fn release(instance: &Arc<Instance>, mut sender: SendRequest<UpstreamBody>) {
     if sender.is_ready() {
         instance.idle.put(sender);
     } else if !sender.is_closed() {
+        // Not idle yet: the upstream answered before it had read the whole request body,
+        // which is still coming from the client. Bounded, as a client may stall it.
         let instance = Arc::clone(instance);
         tokio::spawn(async move {
-            if sender.ready().await.is_ok() {
+            if let Ok(Ok(())) = tokio::time::timeout(pool::IDLE_TIMEOUT, sender.ready()).await {
                 instance.idle.put(sender);
             }
         });

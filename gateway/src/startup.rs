@@ -75,6 +75,7 @@ impl Application {
         for upstream in routes.upstreams() {
             upstream.resolve_blocking();
             upstream.spawn_resolver(resolve_every);
+            upstream.spawn_sweeper();
         }
         let metrics = Arc::new(Metrics::default());
         let state = web::Data::new(GatewayState {

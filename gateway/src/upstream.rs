@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use crate::pool::IdlePool;
+use crate::pool::{self, IdlePool};
 use crate::proxy::UpstreamBody;
 
 /// Re-resolution pace while a name resolves to nothing (the service is starting or down).
@@ -197,6 +197,17 @@ impl Upstream {
                 };
                 tokio::time::sleep(pause).await;
                 upstream.resolve().await;
+            }
+        });
+    }
+
+    /// Every [`pool::SWEEP_INTERVAL`], closes the idle connections that expired or that
+    /// the instance closed, for as long as the runtime lives.
+    pub fn spawn_sweeper(self: &Arc<Self>) {
+        let upstream = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(pool::SWEEP_INTERVAL).await;
                 for instance in upstream.snapshot().iter() {
                     instance.idle.sweep();
                 }
