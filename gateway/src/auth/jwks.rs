@@ -10,6 +10,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
@@ -70,6 +72,12 @@ impl JwksCache {
     /// An empty cache for the configured JWKS URL.
     pub fn new(settings: &JwtSettings) -> anyhow::Result<Self> {
         super::ed25519::install_provider();
+        if !super::ed25519::provider_installed() {
+            tracing::warn!(
+                "another jsonwebtoken crypto provider was chosen first: EdDSA keys will be \
+                 decoded for every token checked"
+            );
+        }
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -198,6 +206,12 @@ impl JwksCache {
         let kid = jwk.common.key_id.clone().context("key without kid")?;
         let algorithm = match &jwk.algorithm {
             AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
+                // Checked here whatever verifier runs later: jsonwebtoken's own slices the
+                // key as 32 bytes, and panics on a shorter one.
+                let length = URL_SAFE_NO_PAD.decode(&p.x).map_or(0, |x| x.len());
+                if length != 32 {
+                    anyhow::bail!("key {kid}: an Ed25519 key is 32 bytes, not {length}");
+                }
                 Algorithm::EdDSA
             }
             AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
@@ -248,5 +262,51 @@ impl JwksCache {
                 tokio::time::sleep(pause).await;
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    use service_kit::configuration::{EnvVars, Environment};
+
+    fn cache() -> JwksCache {
+        let settings = crate::configuration::Settings::load_with(
+            Environment::Local,
+            EnvVars::Given(HashMap::new()),
+        )
+        .unwrap();
+        JwksCache::new(&settings.jwt).unwrap()
+    }
+
+    fn ed25519(kid: &str, x: &[u8]) -> Jwk {
+        serde_json::from_value(serde_json::json!({
+            "kty": "OKP", "crv": "Ed25519", "kid": kid, "alg": "EdDSA", "use": "sig",
+            "x": URL_SAFE_NO_PAD.encode(x),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn ed25519_keys_of_any_length_but_32_bytes_are_skipped() {
+        let cache = cache();
+        for length in [0, 16, 31, 33, 64] {
+            let set = JwkSet {
+                keys: vec![ed25519("short", &vec![7; length])],
+            };
+            assert!(
+                cache.install(&set).is_err(),
+                "a {length}-byte key was taken"
+            );
+        }
+        let set = JwkSet {
+            keys: vec![ed25519("odd", &[7; 16]), ed25519("good", &[7; 32])],
+        };
+        cache.install(&set).unwrap();
+        let keys = cache.snapshot().unwrap();
+        assert!(keys.contains_key("good"));
+        assert!(!keys.contains_key("odd"));
     }
 }
