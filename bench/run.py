@@ -389,7 +389,8 @@ def render(args, results, memory, startup):
     lines = [
         "# Benchmarks",
         "",
-        "Made by `bench/run.py` (this page is its output); rerun it to refresh every number.",
+        f"Made by `python3 bench/run.py --duration {args.duration} --rounds {args.rounds} "
+        f"--connections {args.connections}` (this page is its output); rerun it to refresh every number.",
         "",
         f"Machine: {cpu}, {cores} cores, Linux {kernel}; {versions['nginx']}, {versions['haproxy']},",
         f"{versions['wrk']}. Load: `wrk -t1 -c{args.connections} -d{args.duration}s` with a token",
