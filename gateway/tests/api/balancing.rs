@@ -3,12 +3,11 @@
 
 use std::collections::HashMap;
 
-use gateway::configuration::{Access, RouteSettings, UpstreamSettings};
 use serde_json::Value;
 
 use crate::helpers::{
-    TestApp, assert_json_error, closed_port_address, spawn_app_with, spawn_echo_upstream,
-    spawn_echo_upstream_at,
+    TestApp, assert_json_error, closed_port_address, route_to_upstream, spawn_app_with,
+    spawn_echo_upstream, spawn_echo_upstream_at,
 };
 
 /// A gateway whose `/pool` route goes to an upstream made of `urls`.
@@ -16,18 +15,7 @@ async fn gateway_over(urls: Vec<String>, max_body_bytes: usize) -> TestApp {
     spawn_app_with(move |settings| {
         settings.proxy.max_body_bytes = max_body_bytes;
         settings.proxy.eject_seconds = 1;
-        settings.upstreams.insert(
-            "pool".into(),
-            UpstreamSettings {
-                url: urls.join(","),
-            },
-        );
-        settings.routes.push(RouteSettings {
-            path: "/pool".into(),
-            upstream: "pool".into(),
-            access: Access::Public,
-            roles: vec![],
-        });
+        route_to_upstream(settings, "pool", urls.join(","));
     })
     .await
 }
@@ -93,18 +81,11 @@ async fn an_instance_that_never_answers_the_handshake_is_retried_past_any_method
     let app = spawn_app_with(move |settings| {
         settings.proxy.connect_timeout_ms = 100;
         settings.proxy.eject_seconds = 60;
-        settings.upstreams.insert(
-            "pool".into(),
-            UpstreamSettings {
-                url: format!("{silent},{}", spawn_echo_upstream()),
-            },
+        route_to_upstream(
+            settings,
+            "pool",
+            format!("{silent},{}", spawn_echo_upstream()),
         );
-        settings.routes.push(RouteSettings {
-            path: "/pool".into(),
-            upstream: "pool".into(),
-            access: Access::Public,
-            roles: vec![],
-        });
     })
     .await;
     // Turns alternate, so one of the first two requests meets the silent instance first: it

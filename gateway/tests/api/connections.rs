@@ -5,11 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use gateway::configuration::{Access, RouteSettings, UpstreamSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{TestApp, route_to_upstream, spawn_app_with};
 
 const ANSWER: &[u8] =
     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}";
@@ -108,15 +107,7 @@ async fn raw_upstream(after: AfterAnswer) -> (String, Arc<AtomicUsize>) {
 async fn gateway_to(url: String) -> TestApp {
     spawn_app_with(move |settings| {
         settings.application.workers = Some(1);
-        settings
-            .upstreams
-            .insert("raw".into(), UpstreamSettings { url });
-        settings.routes.push(RouteSettings {
-            path: "/raw".into(),
-            upstream: "raw".into(),
-            access: Access::Public,
-            roles: vec![],
-        });
+        route_to_upstream(settings, "raw", url);
     })
     .await
 }

@@ -94,6 +94,19 @@ pub fn spawn_echo_upstream_at(address: &str) -> (String, actix_web::dev::ServerH
     (url, handle)
 }
 
+/// Adds upstream `name` made of `urls` (comma-separated) and a public route `/<name>` to it.
+pub fn route_to_upstream(settings: &mut Settings, name: &str, urls: String) {
+    settings
+        .upstreams
+        .insert(name.into(), UpstreamSettings { url: urls });
+    settings.routes.push(RouteSettings {
+        path: format!("/{name}"),
+        upstream: name.into(),
+        access: Access::Public,
+        roles: vec![],
+    });
+}
+
 /// An address nothing listens on.
 pub fn closed_port_address() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
