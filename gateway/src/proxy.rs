@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use actix_web::body::{BodyStream, SizedStream};
-use actix_web::http::{Method, StatusCode, header as actix_header};
+use actix_web::http::{StatusCode, header as actix_header};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
@@ -211,10 +211,7 @@ impl Proxy {
         let mut body = self.outgoing_body(req, payload).await?;
         let method = http::Method::from_bytes(req.method().as_str().as_bytes())
             .map_err(|e| GatewayError::Unexpected(e.into()))?;
-        let idempotent = matches!(
-            req.method().as_str(),
-            "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" | "TRACE"
-        );
+        let idempotent = method.is_idempotent();
         let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
         let mut headers = Some(upstream_headers(req, identity, request_id, &self.signer));
         let deadline = tokio::time::Instant::from_std(Instant::now() + self.request_timeout);
@@ -251,12 +248,10 @@ impl Proxy {
                 .headers_mut()
                 .insert(http::header::HOST, instance.host_header.clone());
 
-            let outcome = tokio::time::timeout_at(
-                deadline,
-                self.exchange(req.method(), &instance, request, deadline),
-            )
-            .await
-            .unwrap_or(Err(AttemptError::Timeout));
+            let outcome =
+                tokio::time::timeout_at(deadline, self.exchange(&instance, request, deadline))
+                    .await
+                    .unwrap_or(Err(AttemptError::Timeout));
             let error = match outcome {
                 Ok(response) => return Ok(response),
                 Err(error) => error,
@@ -343,11 +338,11 @@ impl Proxy {
     /// end-to-end headers, body read whole when short or streamed until `deadline`).
     async fn exchange(
         &self,
-        method: &Method,
         instance: &Arc<Instance>,
         request: http::Request<UpstreamBody>,
         deadline: tokio::time::Instant,
     ) -> Result<HttpResponse, AttemptError> {
+        let head = request.method() == http::Method::HEAD;
         let (response, sender) = self.send(instance, request).await?;
         let (parts, body) = response.into_parts();
         let status = StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -364,20 +359,17 @@ impl Proxy {
                 builder.append_header((name, value));
             }
         }
-        if method == Method::HEAD {
+        if head {
             release(instance, sender);
             // No body, but the length (or the chunked framing) a GET would have, as the
             // upstream said: the encoder writes it from the body's declared size.
-            let nothing = futures_util::stream::empty::<io::Result<Bytes>>();
             let length = parts
                 .headers
                 .get(http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
-            return Ok(match length {
-                Some(length) => builder.body(SizedStream::new(length, nothing)),
-                None => builder.body(BodyStream::new(nothing)),
-            });
+            let nothing = futures_util::stream::empty::<io::Result<Bytes>>();
+            return Ok(streamed(builder, length, nothing));
         }
         match body.size_hint().exact() {
             Some(length) if length <= BUFFERED_ANSWER_BYTES => {
@@ -394,10 +386,7 @@ impl Proxy {
                     deadline: Box::pin(tokio::time::sleep_until(deadline)),
                     connection: Some((sender, Arc::clone(instance))),
                 };
-                Ok(match length {
-                    Some(length) => builder.body(SizedStream::new(length, stream)),
-                    None => builder.body(BodyStream::new(stream)),
-                })
+                Ok(streamed(builder, length, stream))
             }
         }
     }
@@ -465,6 +454,22 @@ impl Proxy {
             Some(ChannelBody { chunks, length }),
             exceeded,
         ))
+    }
+}
+
+/// An answer with `stream` as its body, framed with `length` when it is known (chunked
+/// otherwise).
+fn streamed<S>(
+    mut builder: actix_web::HttpResponseBuilder,
+    length: Option<u64>,
+    stream: S,
+) -> HttpResponse
+where
+    S: futures_util::Stream<Item = io::Result<Bytes>> + 'static,
+{
+    match length {
+        Some(length) => builder.body(SizedStream::new(length, stream)),
+        None => builder.body(BodyStream::new(stream)),
     }
 }
 
