@@ -7,8 +7,11 @@
 #                base with glibc works (debian:bookworm-slim, distroless/cc, a local import)
 #   prebuilt     runtime + a binary built on the host (docker/prebuilt/$SERVICE/app):
 #                the path scripts/compose-test.sh takes on machines without registry access
-#   builder      compiles from source in the Rust image; dependencies in their own layer
-#   from-source  runtime + the binary from builder: the default
+#   toolchain    the Rust image + docker/deps-skeleton, compiled
+#   planner      the dependency skeleton of the source tree (docker/deps-skeleton)
+#   builder      compiles the three binaries from source; dependencies in their own layer,
+#                rebuilt only when the skeleton changes
+#   from-source  runtime + one binary from builder: the default
 
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 ARG BUILDER_IMAGE=rust:1.95-slim-bookworm
@@ -29,32 +32,39 @@ FROM runtime AS prebuilt
 ARG SERVICE
 COPY docker/prebuilt/${SERVICE}/ /usr/local/bin/
 
-FROM ${BUILDER_IMAGE} AS builder
+# The dependency-skeleton tool, compiled once: its layer depends on nothing of ours but
+# docker/deps-skeleton/ (see its main.rs for why cargo-chef's recipe is not enough here).
+FROM ${BUILDER_IMAGE} AS toolchain
+# The binaries the images ship (compose picks one per image with SERVICE), all built in one
+# shared layer: three images, one compilation.
+ENV BINARIES="auth-service resource-service gateway"
+COPY docker/deps-skeleton/ /usr/local/src/deps-skeleton/
+RUN cargo install --locked --quiet --path /usr/local/src/deps-skeleton --root /usr/local \
+    && rm -rf /usr/local/src/deps-skeleton "$CARGO_HOME/registry"
+
+# Derives, from the whole source tree, the manifests and lock file that decide how the
+# dependencies compile, with empty sources: identical bytes until a dependency changes.
+FROM toolchain AS planner
 WORKDIR /src
-# Manifests and stub sources first, so the dependency layer is rebuilt only when
-# Cargo.toml or Cargo.lock change.
-COPY Cargo.toml Cargo.lock ./
-COPY shared/Cargo.toml shared/
-COPY service-kit/Cargo.toml service-kit/
-COPY auth-service/Cargo.toml auth-service/
-COPY resource-service/Cargo.toml resource-service/
-COPY gateway/Cargo.toml gateway/
-COPY e2e/Cargo.toml e2e/
-RUN for crate in shared service-kit auth-service resource-service gateway e2e; do \
-        mkdir -p $crate/src && touch $crate/src/lib.rs; \
-    done \
-    && for bin in auth-service resource-service gateway; do \
-        echo 'fn main() {}' > $bin/src/main.rs && mkdir -p $bin/tests/api && touch $bin/tests/api/main.rs; \
-    done \
-    && mkdir -p gateway/benches && echo 'fn main() {}' > gateway/benches/signatures.rs \
-    && cargo build --release --locked -p auth-service -p resource-service -p gateway
 COPY . .
-ARG SERVICE
-# The stubs' build outputs are newer than the real sources; make cargo rebuild our crates.
-RUN touch shared/src/lib.rs service-kit/src/lib.rs auth-service/src/lib.rs \
-        resource-service/src/lib.rs gateway/src/lib.rs ${SERVICE}/src/main.rs \
-    && cargo build --release --locked -p ${SERVICE} \
-    && cp target/release/${SERVICE} /app
+RUN deps-skeleton /src /skeleton ${BINARIES}
+
+FROM toolchain AS builder
+WORKDIR /src
+# The dependency layer: cached for as long as the skeleton's bytes are unchanged, whatever
+# else (sources, benches, tests, examples, unrelated crates) changed. Without --locked,
+# because the skeleton's lock file leaves our own packages for cargo to add back.
+COPY --from=planner /skeleton/ ./
+RUN cargo build --release $(for b in $BINARIES; do printf -- '-p %s ' "$b"; done)
+COPY . .
+# The three binaries at once, with the same packages selected as the layer above, so every
+# dependency is compiled with the same features and none is compiled again. Our packages
+# have other versions than the skeleton's stubs and build anew; the touch is a second guard.
+RUN find . -path ./target -prune -o -name '*.rs' -exec touch {} + \
+    && cargo build --release --locked $(for b in $BINARIES; do printf -- '-p %s ' "$b"; done) \
+    && mkdir /out \
+    && for b in $BINARIES; do cp "target/release/$b" /out/; done
 
 FROM runtime AS from-source
-COPY --from=builder /app /usr/local/bin/app
+ARG SERVICE
+COPY --from=builder /out/${SERVICE} /usr/local/bin/app
