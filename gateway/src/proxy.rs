@@ -213,7 +213,6 @@ impl Proxy {
             .map_err(|e| GatewayError::Unexpected(e.into()))?;
         let idempotent = method.is_idempotent();
         let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-        let mut headers = Some(upstream_headers(req, identity, request_id, &self.signer));
         let deadline = tokio::time::Instant::from_std(Instant::now() + self.request_timeout);
 
         let mut tried: Vec<Arc<Instance>> = Vec::new();
@@ -237,13 +236,13 @@ impl Proxy {
             let uri = instance
                 .uri(path_and_query)
                 .map_err(|_| GatewayError::PathTooLong)?;
+            // Each attempt builds its own headers: the identity assertion signs the path
+            // this instance receives, behind its own prefix.
+            let headers = upstream_headers(req, identity, request_id, &self.signer, uri.path());
             let mut request = http::Request::new(attempt_body);
             *request.method_mut() = method.clone();
             *request.uri_mut() = uri;
-            // Built once; rebuilt only for a retry (rare), rather than copied for every try.
-            *request.headers_mut() = headers
-                .take()
-                .unwrap_or_else(|| upstream_headers(req, identity, request_id, &self.signer));
+            *request.headers_mut() = headers;
             request
                 .headers_mut()
                 .insert(http::header::HOST, instance.host_header.clone());
@@ -524,12 +523,14 @@ fn forwarded_for(ip: IpAddr) -> HeaderValue {
 
 /// The headers sent upstream: the client's, minus hop-by-hop headers, any identity or
 /// forwarding headers it made up, and (when an identity is forwarded) its credentials;
-/// plus our own forwarding headers, the request id and the signed, verified identity.
+/// plus our own forwarding headers, the request id and the signed, verified identity. The
+/// assertion covers `upstream_path`, the path the upstream receives (without the query).
 fn upstream_headers(
     req: &HttpRequest,
     identity: Option<&Verified>,
     request_id: &RequestId,
     signer: &IdentitySigner,
+    upstream_path: &str,
 ) -> HeaderMap {
     let listed = connection_listed(req);
     let mut out = HeaderMap::with_capacity(req.headers().len() + 8);
@@ -583,7 +584,7 @@ fn upstream_headers(
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let assertion = signer.sign(now, req.method().as_str(), req.path(), |name| {
+        let assertion = signer.sign(now, req.method().as_str(), upstream_path, |name| {
             verified.header(name)
         });
         set(IDENTITY_SIGNATURE, &assertion);

@@ -2,12 +2,14 @@
 //! headers of a request are its own, and fresh.
 //!
 //! The gateway signs, with a secret only it and the services share, the request's method,
-//! path, the identity headers and the time; the service recomputes the signature and
+//! the path the service receives (the upstream URL's prefix included, the query left out),
+//! the identity headers and the time; the service recomputes the signature and
 //! refuses the request when it is missing, stale or wrong. A client that reaches a
 //! service directly cannot make one, and one captured assertion is only good for the same
 //! method and path, for [`MAX_AGE_SECONDS`].
 //!
-//! Header value: `v1,t=<unix seconds>,s=<base64url HMAC-SHA256>`.
+//! Header value: `v1,t=<unix seconds>,s=<base64url HMAC-SHA256>`; the exact bytes signed,
+//! with a test vector, are in the README ("Identity and trust").
 
 use anyhow::Context;
 use base64::Engine;
@@ -212,6 +214,26 @@ mod tests {
             URL_SAFE_NO_PAD.encode(expected.finalize().into_bytes())
         );
         assert_eq!(signed(&signer(secret))[IDENTITY_SIGNATURE], expected);
+    }
+
+    /// The README's test vector, computed independently (Python's `hmac` module): a
+    /// service in another language can check its implementation against it.
+    #[test]
+    fn the_readme_test_vector_verifies() {
+        let s = signer("example-identity-secret-0123456789abcdef");
+        let h = HashMap::from([
+            (IDENTITY_USER, "zo%C3%AB"),
+            (IDENTITY_SUBJECT, "sub-7"),
+            (IDENTITY_ROLES, "admin,ops"),
+            (IDENTITY_TOKEN_ID, "jti-9"),
+        ]);
+        let get = |n: &str| h.get(n).copied();
+        let expected = "v1,t=1800000000,s=7ohb-_TY5_bL-S_5_a9rU--0Yfw-TmvK5GEvVyuq-AY";
+        assert_eq!(s.sign(NOW, "POST", "/v1/items/42", get), expected);
+        let mut signed = h.clone();
+        signed.insert(IDENTITY_SIGNATURE, expected);
+        let get = |n: &str| signed.get(n).copied();
+        assert_eq!(s.verify(NOW, "POST", "/v1/items/42", get), Ok(()));
     }
 
     #[test]
