@@ -1,6 +1,6 @@
 //! The database: one pool over SQLite or PostgreSQL (chosen by the URL), migrated at start.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -21,9 +21,7 @@ pub type Pool = AnyPool;
 
 /// Seconds since the Unix epoch, as the database stores times.
 pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    i64::try_from(service_kit::clock::unix_seconds()).unwrap_or(i64::MAX)
 }
 
 /// Opens the pool and brings the schema up to date.

@@ -1,7 +1,6 @@
 //! Signing access tokens, with the rotating Ed25519 keys or the HS256 shared secret.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -65,10 +64,7 @@ impl TokenIssuer {
 
     /// Signs a token for `user`, valid from now for the configured lifetime.
     pub fn issue(&self, user: &User) -> anyhow::Result<IssuedToken> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .context("system clock is before 1970")?
-            .as_secs();
+        let now = service_kit::clock::unix_seconds();
         let claims = Claims {
             user: user.username.clone(),
             sub: user.id.clone(),

@@ -1,12 +1,12 @@
 //! The caller's identity as the gateway forwarded and signed it, as an extractor.
 
 use std::future::{Ready, ready};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use service_kit::assertion::{AssertionError, IdentitySigner};
+use service_kit::clock::unix_seconds;
 use service_kit::json_error;
 use shared::identity::IdentityError;
 
@@ -67,9 +67,6 @@ fn extract(req: &HttpRequest) -> Result<GatewayIdentity, IdentityRejection> {
         .ok_or(IdentityRejection::NotConfigured)?;
     let headers = req.headers();
     let get = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    signer.verify(now, req.method().as_str(), req.path(), get)?;
+    signer.verify(unix_seconds(), req.method().as_str(), req.path(), get)?;
     Ok(GatewayIdentity(shared::Identity::from_headers(get)?))
 }

@@ -3,6 +3,7 @@
 //! and server startup. Business logic never lives here.
 
 pub mod assertion;
+pub mod clock;
 pub mod configuration;
 pub mod errors;
 pub mod health;
