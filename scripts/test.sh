@@ -8,6 +8,8 @@
 # it is missing and we are root); set TEST_DATABASE_URL to use a server of your own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# No module of the gateway imports one that imports it back (docs/ARCHITECTURE.md).
+scripts/check-module-cycles.py gateway/src
 
 started_postgres=no
 if [ -z "${TEST_DATABASE_URL:-}" ]; then

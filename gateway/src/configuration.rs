@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use anyhow::Context;
 use secrecy::SecretString;
 use serde::Deserialize;
 use service_kit::configuration::{self, ApplicationSettings, EnvVars, Environment, Sources};
@@ -203,9 +204,39 @@ impl Settings {
         if self.jwt.issuer.is_empty() || self.jwt.audience.is_empty() {
             anyhow::bail!("jwt.issuer and jwt.audience must not be empty");
         }
-        crate::routing::RouteTable::new(&self.routes, &self.upstreams, Duration::ZERO)?;
-        Ok(())
+        check_routes(&self.routes, &self.upstreams)
     }
+}
+
+/// Refuses route tables with unknown upstream names, duplicate or relative paths, roles on
+/// public routes, and upstream URLs the gateway cannot call.
+pub fn check_routes(
+    routes: &[RouteSettings],
+    upstreams: &HashMap<String, UpstreamSettings>,
+) -> anyhow::Result<()> {
+    for (name, settings) in upstreams {
+        crate::upstream::Upstream::new(name, &settings.url, Duration::ZERO)
+            .with_context(|| format!("upstream {name:?}"))?;
+    }
+    for (index, route) in routes.iter().enumerate() {
+        if !route.path.starts_with('/') {
+            anyhow::bail!("route path {:?} must start with '/'", route.path);
+        }
+        if routes[..index].iter().any(|r| r.path == route.path) {
+            anyhow::bail!("route path {:?} is configured twice", route.path);
+        }
+        if !upstreams.contains_key(&route.upstream) {
+            anyhow::bail!(
+                "route {:?} names unknown upstream {:?}",
+                route.path,
+                route.upstream
+            );
+        }
+        if route.access == Access::Public && !route.roles.is_empty() {
+            anyhow::bail!("route {:?} is public but requires roles", route.path);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The gateway's errors and their JSON answers. The status says who failed: the client
-//! (4xx), an upstream (502/504) or the gateway itself (500).
+//! (4xx), an upstream (502/504) or the gateway itself (500). A failed upstream attempt
+//! keeps its cause and says itself whether it may be retried and how it is counted.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -7,6 +8,52 @@ use service_kit::errors::{INTERNAL_ERROR, json_error};
 use shared::messages;
 
 use crate::auth::Rejection;
+use crate::pool::SendError;
+
+/// Why one attempt on one upstream instance failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    /// The request could not be sent, or no answer's head came back.
+    #[error(transparent)]
+    Send(#[from] SendError),
+    /// The answer's body broke off while it was read.
+    #[error("the upstream answer broke off")]
+    Answer(#[source] hyper::Error),
+    /// The request's deadline passed.
+    #[error("no answer within the request timeout")]
+    Timeout,
+}
+
+impl AttemptError {
+    /// Whether nothing reached the upstream: no connection was made.
+    pub fn nothing_sent(&self) -> bool {
+        matches!(self, Self::Send(SendError::Connect(_)))
+    }
+
+    /// Whether the instance is taken out of rotation for a while (passive health check).
+    pub fn ejects_instance(&self) -> bool {
+        self.nothing_sent() || matches!(self, Self::Timeout)
+    }
+
+    /// Whether the request may go to another instance after this failure. Any method may
+    /// when nothing was sent; an idempotent one may after a broken exchange; a timeout
+    /// spent the whole budget and is never retried.
+    pub fn retryable(&self, idempotent: bool) -> bool {
+        match self {
+            Self::Timeout => false,
+            _ if self.nothing_sent() => true,
+            _ => idempotent,
+        }
+    }
+
+    /// The `kind` label of `gateway_upstream_errors_total` it counts under.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            _ => "unavailable",
+        }
+    }
+}
 
 /// Why the gateway answered instead of the upstream.
 #[derive(Debug, thiserror::Error)]
@@ -35,23 +82,49 @@ pub enum GatewayError {
     /// The request body could not be read from the client.
     #[error("request body unreadable: {0}")]
     BadBody(String),
-    /// The upstream could not be reached or broke the exchange.
-    #[error("upstream {upstream} unavailable: {cause}")]
-    UpstreamUnavailable {
+    /// The upstream could not be reached, broke the exchange or took longer than the
+    /// request timeout (the last attempt's failure).
+    #[error("upstream {upstream} failed")]
+    Upstream {
         /// Upstream name.
         upstream: String,
         /// What went wrong.
-        cause: String,
+        #[source]
+        source: AttemptError,
     },
     /// Every instance of the upstream is ejected, or its name resolves to nothing.
     #[error("no healthy instance of {0}")]
     NoHealthyInstance(String),
-    /// The upstream took longer than the request timeout.
-    #[error("upstream {0} timed out")]
-    UpstreamTimeout(String),
     /// A bug or an impossible state: logged, answered opaquely.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+impl GatewayError {
+    /// The upstream and the `kind` label this failure counts under in
+    /// `gateway_upstream_errors_total`, when an upstream failed.
+    pub fn upstream_failure(&self) -> Option<(&str, &'static str)> {
+        match self {
+            Self::Upstream { upstream, source } => Some((upstream, source.metric_label())),
+            Self::NoHealthyInstance(upstream) => Some((upstream, "no_healthy_instance")),
+            _ => None,
+        }
+    }
+}
+
+/// An error and its causes, `: `-separated, for a log line.
+struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
 }
 
 impl ResponseError for GatewayError {
@@ -63,8 +136,11 @@ impl ResponseError for GatewayError {
             Self::UnsafePath | Self::BadBody(_) => StatusCode::BAD_REQUEST,
             Self::PathTooLong => StatusCode::URI_TOO_LONG,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UpstreamUnavailable { .. } => StatusCode::BAD_GATEWAY,
-            Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Upstream {
+                source: AttemptError::Timeout,
+                ..
+            } => StatusCode::GATEWAY_TIMEOUT,
+            Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Self::NoHealthyInstance(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -89,17 +165,20 @@ impl ResponseError for GatewayError {
                 format!("Request body is too large (limit {limit} bytes).")
             }
             Self::BadBody(_) => "Request body could not be read.".to_owned(),
-            Self::UpstreamUnavailable { upstream, cause } => {
-                tracing::warn!(upstream, cause, "upstream unavailable");
+            Self::Upstream {
+                upstream,
+                source: AttemptError::Timeout,
+            } => {
+                tracing::warn!(upstream, "upstream timed out");
+                "Upstream service timed out.".to_owned()
+            }
+            Self::Upstream { upstream, source } => {
+                tracing::warn!(upstream, cause = %Chain(source), "upstream unavailable");
                 "Upstream service is unavailable.".to_owned()
             }
             Self::NoHealthyInstance(upstream) => {
                 tracing::warn!(upstream, "no healthy instance");
                 "No healthy upstream instance.".to_owned()
-            }
-            Self::UpstreamTimeout(upstream) => {
-                tracing::warn!(upstream, "upstream timed out");
-                "Upstream service timed out.".to_owned()
             }
             Self::Unexpected(cause) => {
                 tracing::error!(error = ?cause, "gateway failed");

@@ -11,4 +11,5 @@ pub mod proxy;
 pub mod routes;
 pub mod routing;
 pub mod startup;
+pub mod state;
 pub mod upstream;

@@ -1,5 +1,7 @@
 //! The gateway's metrics, in the Prometheus text format on the admin listener.
 
+use std::sync::Arc;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -11,7 +13,7 @@ use prometheus_client::registry::Registry;
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     /// Route prefix.
-    pub route: &'static str,
+    pub route: Arc<str>,
     /// Status code.
     pub status: u16,
 }
@@ -20,7 +22,7 @@ pub struct RequestLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     /// Route prefix.
-    pub route: &'static str,
+    pub route: Arc<str>,
 }
 
 /// Labels naming why a token was refused.
@@ -63,6 +65,8 @@ pub struct Metrics {
     pub token_cache_misses: Counter,
     /// Upstream failures and retries.
     pub upstream_errors: Family<UpstreamLabels, Counter>,
+    /// The route label of requests no route matched (`none`), made once.
+    pub unmatched: Arc<str>,
 }
 
 impl Default for Metrics {
@@ -111,6 +115,7 @@ impl Default for Metrics {
             token_cache_hits,
             token_cache_misses,
             upstream_errors,
+            unmatched: Arc::from("none"),
         }
     }
 }

@@ -6,16 +6,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::configuration::{Access, RouteSettings, UpstreamSettings};
+use crate::configuration::{Access, RouteSettings, UpstreamSettings, check_routes};
 use crate::upstream::Upstream;
 
 /// One resolved route.
 #[derive(Debug)]
 pub struct Route {
-    /// Path prefix, matched on whole segments; also the route's metrics label. Route
-    /// tables are built once per process, so it lives as long as the process rather than
-    /// being copied into a label for every request.
-    pub prefix: &'static str,
+    /// Path prefix, matched on whole segments; also the route's metrics label, shared
+    /// with it rather than copied for every request.
+    pub prefix: Arc<str>,
     /// Where matching requests go.
     pub upstream: Arc<Upstream>,
     /// Public or protected.
@@ -31,7 +30,7 @@ impl Route {
     }
 
     fn matches(&self, path: &str) -> bool {
-        match path.strip_prefix(self.prefix) {
+        match path.strip_prefix(&*self.prefix) {
             None => false,
             Some(rest) => rest.is_empty() || rest.starts_with('/') || self.prefix.ends_with('/'),
         }
@@ -54,6 +53,7 @@ impl RouteTable {
         upstreams: &HashMap<String, UpstreamSettings>,
         eject_for: Duration,
     ) -> anyhow::Result<Self> {
+        check_routes(routes, upstreams)?;
         let mut resolved: HashMap<&str, Arc<Upstream>> = HashMap::new();
         for (name, settings) in upstreams {
             let upstream = Upstream::new(name, &settings.url, eject_for)
@@ -62,23 +62,11 @@ impl RouteTable {
         }
         let mut table = Vec::with_capacity(routes.len());
         for route in routes {
-            if !route.path.starts_with('/') {
-                anyhow::bail!("route path {:?} must start with '/'", route.path);
-            }
-            if table.iter().any(|r: &Route| r.prefix == route.path) {
-                anyhow::bail!("route path {:?} is configured twice", route.path);
-            }
-            let upstream = resolved.get(route.upstream.as_str()).with_context(|| {
-                format!(
-                    "route {:?} names unknown upstream {:?}",
-                    route.path, route.upstream
-                )
-            })?;
-            if route.access == Access::Public && !route.roles.is_empty() {
-                anyhow::bail!("route {:?} is public but requires roles", route.path);
-            }
+            let upstream = resolved
+                .get(route.upstream.as_str())
+                .context("route to an unchecked upstream")?;
             table.push(Route {
-                prefix: Box::leak(route.path.clone().into_boxed_str()),
+                prefix: Arc::from(route.path.as_str()),
                 upstream: Arc::clone(upstream),
                 access: route.access,
                 roles: route.roles.clone(),
@@ -163,7 +151,7 @@ mod tests {
             ("/", None),
         ];
         for (path, expected) in cases {
-            assert_eq!(t.find(path).map(|r| r.prefix), expected, "{path}");
+            assert_eq!(t.find(path).map(|r| &*r.prefix), expected, "{path}");
         }
         assert_eq!(t.find("/api").unwrap().upstream.name, "svc");
     }

@@ -14,23 +14,7 @@ use crate::metrics::Metrics;
 use crate::proxy::Proxy;
 use crate::routes;
 use crate::routing::RouteTable;
-
-/// What every request handler shares.
-#[derive(Debug)]
-pub struct GatewayState {
-    /// Path to upstream and access.
-    pub routes: RouteTable,
-    /// Token verification.
-    pub verifier: TokenVerifier,
-    /// The JWKS cache (JWKS mode only).
-    pub jwks: Option<Arc<JwksCache>>,
-    /// Counters and histograms for `/metrics`.
-    pub metrics: Arc<Metrics>,
-    /// Upstream client.
-    pub proxy: Proxy,
-    /// Body of `GET /`.
-    pub welcome_message: String,
-}
+use crate::state::GatewayState;
 
 /// A bound, not yet running, gateway: the public listener and the admin one.
 #[derive(Debug)]
@@ -78,11 +62,17 @@ impl Application {
             upstream.spawn_sweeper();
         }
         let metrics = Arc::new(Metrics::default());
-        let state = web::Data::new(GatewayState {
+        let verifier = TokenVerifier::new(&settings.jwt, jwks.clone(), Arc::clone(&metrics))?;
+        let proxy = Proxy::new(
             routes,
-            verifier: TokenVerifier::new(&settings.jwt, jwks.clone(), Arc::clone(&metrics))?,
+            verifier,
+            &settings.proxy,
+            &settings.identity,
+            Arc::clone(&metrics),
+        )?;
+        let state = web::Data::new(GatewayState {
+            proxy,
             jwks,
-            proxy: Proxy::new(&settings.proxy, &settings.identity, Arc::clone(&metrics))?,
             metrics: Arc::clone(&metrics),
             welcome_message: settings.welcome_message.clone(),
         });

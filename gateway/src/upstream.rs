@@ -1,16 +1,16 @@
 //! Upstream services as sets of instances: names resolved periodically (so `docker compose
 //! --scale` replicas all get traffic), picked round-robin, and skipped for a while after a
-//! transport failure (passive health checking).
+//! transport failure (passive health checking). Each instance holds its connections; what
+//! happens to them is [`crate::pool`]'s business.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use crate::pool::{self, IdlePool};
-use crate::proxy::UpstreamBody;
+use crate::pool::{self, Connections};
 
 /// Re-resolution pace while a name resolves to nothing (the service is starting or down).
 pub const EMPTY_RESOLVE_INTERVAL: Duration = Duration::from_secs(1);
@@ -36,10 +36,8 @@ struct Target {
 pub struct Instance {
     /// `http://ip:port/prefix`, to which the request's path and query are appended.
     pub base_url: String,
-    /// `http://ip:port`, parsed once: where connections are made.
-    pub connect_uri: http::Uri,
-    /// Idle connections to this instance.
-    pub idle: IdlePool<UpstreamBody>,
+    /// The connections to this instance (made to `http://ip:port`).
+    pub connections: Arc<Connections>,
     /// The configured path prefix, without a trailing `/`.
     prefix: String,
     /// The `Host` header the upstream expects.
@@ -54,8 +52,9 @@ impl Instance {
     fn new(base_url: String, address: SocketAddr, target: &Target) -> anyhow::Result<Self> {
         Ok(Self {
             base_url,
-            connect_uri: http::Uri::try_from(format!("http://{address}"))?,
-            idle: IdlePool::default(),
+            connections: Arc::new(Connections::new(http::Uri::try_from(format!(
+                "http://{address}"
+            ))?)),
             prefix: target.prefix.clone(),
             authority: target.authority.clone(),
             host_header: http::HeaderValue::from_str(&target.authority)?,
@@ -185,34 +184,35 @@ impl Upstream {
     }
 
     /// Re-resolves every `interval` (every [`EMPTY_RESOLVE_INTERVAL`] while there is no
-    /// instance), for as long as the runtime lives.
-    pub fn spawn_resolver(self: &Arc<Self>, interval: Duration) {
-        let upstream = Arc::clone(self);
+    /// instance). Ends once the upstream is dropped: the task holds it only weakly.
+    pub fn spawn_resolver(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let upstream: Weak<Self> = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
-                let pause = if upstream.snapshot().is_empty() {
-                    EMPTY_RESOLVE_INTERVAL
-                } else {
-                    interval
+                let pause = match upstream.upgrade() {
+                    Some(upstream) if upstream.snapshot().is_empty() => EMPTY_RESOLVE_INTERVAL,
+                    Some(_) => interval,
+                    None => return,
                 };
                 tokio::time::sleep(pause).await;
+                let Some(upstream) = upstream.upgrade() else {
+                    return;
+                };
                 upstream.resolve().await;
             }
-        });
+        })
     }
 
-    /// Every [`pool::SWEEP_INTERVAL`], closes the idle connections that expired or that
-    /// the instance closed, for as long as the runtime lives.
-    pub fn spawn_sweeper(self: &Arc<Self>) {
-        let upstream = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(pool::SWEEP_INTERVAL).await;
-                for instance in upstream.snapshot().iter() {
-                    instance.idle.sweep();
-                }
-            }
-        });
+    /// Starts the pool's sweeper over the connections of every instance; it ends once the
+    /// upstream is dropped.
+    pub fn spawn_sweeper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        pool::spawn_sweeper(self, |upstream| {
+            upstream
+                .snapshot()
+                .iter()
+                .map(|instance| Arc::clone(&instance.connections))
+                .collect()
+        })
     }
 
     /// The next healthy instance round-robin, skipping `tried`; `None` when there is none.
@@ -343,10 +343,29 @@ mod tests {
             instance.uri("/x/y?a=1&b=%2F").unwrap().to_string(),
             "/base/x/y?a=1&b=%2F"
         );
-        assert_eq!(instance.connect_uri.to_string(), "http://127.0.0.1:1/");
+        assert_eq!(
+            instance.connections.address().to_string(),
+            "http://127.0.0.1:1/"
+        );
         let plain = upstream("http://127.0.0.1:2").pick(&[]).unwrap();
         assert_eq!(plain.uri("/p%20q").unwrap().to_string(), "/p%20q");
         assert_eq!(plain.host_header, "127.0.0.1:2");
+    }
+
+    #[tokio::test]
+    async fn the_resolver_and_the_sweeper_end_when_their_upstream_is_dropped() {
+        let u = Arc::new(upstream("http://127.0.0.1:1"));
+        let tasks = [u.spawn_resolver(Duration::from_secs(2)), u.spawn_sweeper()];
+        let weak = Arc::downgrade(&u);
+        drop(u);
+        assert!(weak.upgrade().is_none(), "a task keeps the upstream alive");
+        // A bound, not a pause: each task ends at its next look at the upstream.
+        for task in tasks {
+            tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .expect("the task still runs")
+                .unwrap();
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ pub mod welcome;
 
 use actix_web::{HttpResponse, web};
 
-use crate::startup::GatewayState;
+use crate::state::GatewayState;
 
 /// Ready once tokens can be verified: in JWKS mode, after the first successful fetch.
 async fn ready(state: web::Data<GatewayState>) -> HttpResponse {

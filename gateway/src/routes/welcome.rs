@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use shared::ErrorBody;
 
-use crate::startup::GatewayState;
+use crate::state::GatewayState;
 
 /// Registers the route. It takes precedence over a route-table entry for `/`.
 pub fn configure(cfg: &mut web::ServiceConfig) {

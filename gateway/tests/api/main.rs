@@ -8,6 +8,7 @@ mod assertions;
 mod balancing;
 mod connections;
 mod helpers;
+mod hop_by_hop;
 mod jwks;
 mod operations;
 mod proxy;

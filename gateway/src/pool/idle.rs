@@ -1,4 +1,4 @@
-//! Idle upstream connections, kept per instance and handed out most recently used first.
+//! Idle connections to one instance, handed out most recently used first.
 //!
 //! Each connection is hyper's HTTP/1.1 client connection; its task runs on the worker thread
 //! that opened it, and only that thread takes it from the pool again: a request and the
@@ -134,6 +134,7 @@ impl<B> IdlePool<B> {
     }
 
     /// Whether no connection is idle.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -1,0 +1,183 @@
+//! The request path of every proxied request, as named stages after cloudflare/pingora's
+//! `ProxyHttp` phases. A per-request [`RequestContext`] goes through them in order:
+//!
+//! 1. [`request_filter`]: route, token, roles (`request_filter.rs`);
+//! 2. upstream peer: the next healthy instance not tried yet ([`Upstream::pick`]);
+//! 3. [`upstream_request`]: the request for that instance, its headers and signed identity
+//!    (`upstream_request.rs`, header hygiene in `headers.rs`, bodies in `body.rs`);
+//! 4. [`response_filter`]: the upstream's answer as ours (`response_filter.rs`);
+//! 5. [`logging`]: metrics for the outcome (`logging.rs`).
+//!
+//! Stages 2 to 4 are one attempt; a failed attempt goes to another instance where
+//! `retry.rs` says that is safe. Connections come from, and go back to, [`crate::pool`].
+
+mod body;
+mod context;
+mod headers;
+mod logging;
+mod request_filter;
+mod response_filter;
+mod retry;
+mod upstream_request;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use service_kit::RequestId;
+use service_kit::assertion::IdentitySigner;
+
+use crate::auth::TokenVerifier;
+use crate::configuration::{IdentitySettings, ProxySettings};
+use crate::error::{AttemptError, GatewayError};
+use crate::metrics::Metrics;
+use crate::pool::Connector;
+use crate::routing::{Route, RouteTable};
+use crate::upstream::Upstream;
+
+pub use body::RETRY_BUFFER_BYTES;
+pub use context::RequestContext;
+pub use response_filter::BUFFERED_ANSWER_BYTES;
+
+use body::OutgoingBody;
+use logging::logging;
+use request_filter::request_filter;
+use response_filter::response_filter;
+use retry::RetryPolicy;
+use upstream_request::upstream_request;
+
+/// Everything the stages need: the route table, the token verifier, the connection pool's
+/// connector, limits, the identity key and the metrics.
+#[derive(Debug)]
+pub struct Proxy {
+    routes: RouteTable,
+    verifier: TokenVerifier,
+    connector: Connector,
+    max_body_bytes: usize,
+    retry: RetryPolicy,
+    request_timeout: Duration,
+    signer: IdentitySigner,
+    metrics: Arc<Metrics>,
+}
+
+impl Proxy {
+    /// A proxy over `routes` with the configured timeouts, limits and identity key.
+    pub fn new(
+        routes: RouteTable,
+        verifier: TokenVerifier,
+        settings: &ProxySettings,
+        identity: &IdentitySettings,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
+        // Redirects are the client's business: this client never follows them.
+        Ok(Self {
+            routes,
+            verifier,
+            connector: Connector::new(Duration::from_millis(settings.connect_timeout_ms)),
+            max_body_bytes: settings.max_body_bytes,
+            retry: RetryPolicy {
+                max_retries: settings.max_retries,
+            },
+            request_timeout: Duration::from_millis(settings.request_timeout_ms),
+            signer: IdentitySigner::new(&identity.secret)?,
+            metrics,
+        })
+    }
+
+    /// The route table.
+    pub fn routes(&self) -> &RouteTable {
+        &self.routes
+    }
+
+    /// Takes `req` through every stage and returns the answer, the upstream's or ours.
+    pub async fn handle(
+        &self,
+        req: &HttpRequest,
+        payload: web::Payload,
+        request_id: &RequestId,
+    ) -> Result<HttpResponse, GatewayError> {
+        let mut ctx = RequestContext::new(request_id);
+        let result = self.proxy(req, payload, &mut ctx).await;
+        logging(&self.metrics, &ctx, &result);
+        result
+    }
+
+    async fn proxy<'a>(
+        &'a self,
+        req: &HttpRequest,
+        payload: web::Payload,
+        ctx: &mut RequestContext<'a>,
+    ) -> Result<HttpResponse, GatewayError> {
+        let route = request_filter(&self.routes, &self.verifier, req, ctx).await?;
+        self.forward(req, payload, route, ctx).await
+    }
+
+    /// Stages 2 to 4, attempt after attempt, until one answers or none may follow.
+    async fn forward(
+        &self,
+        req: &HttpRequest,
+        payload: web::Payload,
+        route: &Route,
+        ctx: &mut RequestContext<'_>,
+    ) -> Result<HttpResponse, GatewayError> {
+        let upstream: &Upstream = &route.upstream;
+        let mut body = OutgoingBody::read(req, payload, self.max_body_bytes).await?;
+        let method = http::Method::from_bytes(req.method().as_str().as_bytes())
+            .map_err(|e| GatewayError::Unexpected(e.into()))?;
+        let head = method == http::Method::HEAD;
+        let deadline = tokio::time::Instant::from_std(Instant::now() + self.request_timeout);
+        let failed = |source| GatewayError::Upstream {
+            upstream: upstream.name.clone(),
+            source,
+        };
+        let mut last_error = None;
+        loop {
+            // Stage 2, the upstream peer.
+            let Some(instance) = upstream.pick(&ctx.tried) else {
+                // Out of instances: the last failure says more than "none healthy".
+                return Err(last_error
+                    .unwrap_or_else(|| GatewayError::NoHealthyInstance(upstream.name.clone())));
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(failed(AttemptError::Timeout));
+            }
+            let request = upstream_request(
+                req,
+                ctx,
+                &instance,
+                &method,
+                body.for_attempt(),
+                &self.signer,
+            )?;
+            let attempt = async {
+                let (response, connection) =
+                    self.connector.send(&instance.connections, request).await?;
+                response_filter(response, connection, head, deadline).await
+            };
+            let error = match tokio::time::timeout_at(deadline, attempt).await {
+                Ok(Ok(response)) => return Ok(response),
+                Ok(Err(error)) => error,
+                Err(_) => AttemptError::Timeout,
+            };
+            if body.exceeded() {
+                return Err(GatewayError::PayloadTooLarge(self.max_body_bytes));
+            }
+            if error.ejects_instance() {
+                upstream.eject(&instance);
+            }
+            ctx.tried.push(instance);
+            let again = self.retry.retries(
+                &error,
+                method.is_idempotent(),
+                body.resendable(),
+                ctx.tried.len(),
+            );
+            if !again {
+                return Err(failed(error));
+            }
+            tracing::info!(upstream = %upstream.name, attempt = ctx.tried.len() + 1, cause = %error, "retrying on another instance");
+            last_error = Some(failed(error));
+            self.metrics.upstream_error(&upstream.name, "retry");
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use crate::auth::JwksCache;
+use crate::metrics::Metrics;
+use crate::proxy::Proxy;
+
+/// The gateway's shared state, one per process.
+#[derive(Debug)]
+pub struct GatewayState {
+    /// The request path: route table, token verification, upstream connections.
+    pub proxy: Proxy,
+    /// The JWKS cache (JWKS mode only).
+    pub jwks: Option<Arc<JwksCache>>,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Body of `GET /`.
+    pub welcome_message: String,
+}
