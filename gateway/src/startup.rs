@@ -7,7 +7,7 @@ use service_kit::{errors, health, middleware, server};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth::{JwksCache, TokenVerifier};
+use crate::auth::{JwksCache, TokenVerifier, ed25519};
 use crate::configuration::{Settings, VerificationMode};
 use crate::cors;
 use crate::metrics::Metrics;
@@ -42,6 +42,13 @@ impl Application {
     /// Builds the state and binds the listener; serving starts with
     /// [`Self::run_until_stopped`].
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        ed25519::install_provider();
+        if !ed25519::provider_installed() {
+            tracing::warn!(
+                "another jsonwebtoken crypto provider was chosen first: EdDSA keys will be \
+                 decoded for every token checked"
+            );
+        }
         let jwks = match settings.jwt.mode {
             VerificationMode::Jwks => {
                 let cache = Arc::new(JwksCache::new(&settings.jwt)?);

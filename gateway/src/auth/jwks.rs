@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -71,13 +71,6 @@ impl std::fmt::Debug for JwksCache {
 impl JwksCache {
     /// An empty cache for the configured JWKS URL.
     pub fn new(settings: &JwtSettings) -> anyhow::Result<Self> {
-        super::ed25519::install_provider();
-        if !super::ed25519::provider_installed() {
-            tracing::warn!(
-                "another jsonwebtoken crypto provider was chosen first: EdDSA keys will be \
-                 decoded for every token checked"
-            );
-        }
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -242,11 +235,16 @@ impl JwksCache {
     }
 
     /// Fetches now and then every `interval` (every [`UNLOADED_RETRY`] until the first
-    /// success), for as long as the runtime lives. Failures are logged; cached keys stay.
-    pub fn spawn_refresher(self: &Arc<Self>, interval: Duration) {
-        let cache = Arc::clone(self);
+    /// success) until the cache is dropped: the task holds it only weakly. Failures are
+    /// logged; cached keys stay.
+    pub fn spawn_refresher(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let cache: Weak<Self> = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
+                // Held only for one refresh: once the gateway drops the cache, this ends.
+                let Some(cache) = cache.upgrade() else {
+                    return;
+                };
                 match cache.refresh().await {
                     Ok(()) => {}
                     Err(e) if cache.is_loaded() => {
@@ -259,9 +257,10 @@ impl JwksCache {
                 } else {
                     UNLOADED_RETRY
                 };
+                drop(cache);
                 tokio::time::sleep(pause).await;
             }
-        });
+        })
     }
 }
 
@@ -287,6 +286,23 @@ mod tests {
             "x": URL_SAFE_NO_PAD.encode(x),
         }))
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_refresher_ends_when_its_cache_is_dropped() {
+        let cache = Arc::new(cache());
+        let refresher = cache.spawn_refresher(Duration::from_secs(60));
+        let weak = Arc::downgrade(&cache);
+        drop(cache);
+        assert!(
+            weak.upgrade().is_none(),
+            "the refresher keeps the cache alive"
+        );
+        // A bound, not a pause: the task ends at its first look at the cache.
+        tokio::time::timeout(Duration::from_secs(5), refresher)
+            .await
+            .expect("the refresher still runs")
+            .unwrap();
     }
 
     #[test]
