@@ -1,15 +1,7 @@
-//! `POST /login`, `/refresh` and `/logout`: the request and answer bodies.
+//! `POST /login` and `/refresh`: the answer body. The auth-service reads request bodies
+//! field by field instead, so that a 400 can name the field that is wrong.
 
 use serde::{Deserialize, Serialize};
-
-/// What the seed's client sends to `/login`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoginRequest {
-    /// The user's name.
-    pub username: String,
-    /// The user's password in clear; only ever compared against an argon2id hash.
-    pub password: String,
-}
 
 /// What a successful `/login` or `/refresh` answers. `token` is the seed's field; the rest
 /// are extras in the shape of an OAuth 2.0 token response (RFC 6749 §5.1).
@@ -25,11 +17,4 @@ pub struct TokenResponse {
     pub refresh_token: String,
     /// Seconds until `refresh_token` expires.
     pub refresh_expires_in: u64,
-}
-
-/// What `/refresh` and `/logout` take.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefreshRequest {
-    /// The refresh token from the last `/login` or `/refresh`.
-    pub refresh_token: String,
 }
