@@ -2,7 +2,7 @@
 //! receives, behind whatever prefix its URL has, for every instance and every attempt.
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use gateway::configuration::{Access, RouteSettings, Settings, UpstreamSettings, VerificationMode};
+use gateway::configuration::{Access, RouteSettings, Settings, UpstreamSettings};
 use serde_json::{Value, json};
 use service_kit::assertion::IdentitySigner;
 use shared::Identity;
@@ -46,10 +46,8 @@ fn spawn_checking_upstream(settings: &Settings) -> String {
     url
 }
 
-/// Adds upstream `checked` made of `urls` and a protected route `/items` to it; tokens are
-/// HS256 with the local secret.
+/// Adds upstream `checked` made of `urls` and a protected route `/items` to it.
 fn protected_route_to(settings: &mut Settings, urls: impl FnOnce(&str) -> String) {
-    settings.jwt.mode = VerificationMode::Hs256;
     let base = spawn_checking_upstream(settings);
     settings
         .upstreams

@@ -120,10 +120,11 @@ pub fn closed_port_address() -> String {
 /// (public, nothing listening), `/admin` (protected, needs role admin or ops). Tokens are
 /// HS256 with the local secret.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|settings| settings.jwt.mode = VerificationMode::Hs256).await
+    spawn_app_with(|_| {}).await
 }
 
-/// The same gateway after `adjust` has had its say about the settings.
+/// The same gateway after `adjust` has had its say about the settings. HS256 unless
+/// `adjust` says otherwise: JWKS mode needs a JWKS URL that something answers on.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings =
         Settings::load_with(Environment::Local, EnvVars::Given(HashMap::new())).unwrap();
@@ -131,6 +132,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     settings.admin.port = 0;
     settings.proxy.request_timeout_ms = REQUEST_TIMEOUT_MS;
     settings.proxy.max_body_bytes = MAX_BODY_BYTES;
+    settings.jwt.mode = VerificationMode::Hs256;
     let echo = spawn_echo_upstream();
     settings.upstreams = HashMap::from([
         ("auth".into(), UpstreamSettings { url: echo.clone() }),
