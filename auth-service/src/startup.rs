@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use ipnet::IpNet;
 use service_kit::{errors, health, middleware, server};
@@ -78,10 +77,7 @@ impl Application {
             issuer: settings.jwt.issuer.clone(),
         });
         let server = server::start(&settings.application, move || {
-            App::new()
-                .wrap(errors::json_errors())
-                .wrap(from_fn(middleware::limit_headers))
-                .wrap(from_fn(middleware::request_id))
+            middleware::stack(App::new())
                 .app_data(state.clone())
                 .configure(health::configure_live)
                 .configure(routes::configure)

@@ -1,8 +1,7 @@
 //! Building the gateway: route table, verifier, proxy client, middleware, listener.
 
-use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, web};
-use service_kit::{errors, health, middleware, server};
+use service_kit::{health, middleware, server};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,11 +84,8 @@ impl Application {
         });
         let cors = settings.cors.clone();
         let server = server::start(&settings.application, move || {
-            App::new()
-                .wrap(from_fn(middleware::limit_headers))
-                .wrap(cors::middleware(&cors))
-                .wrap(errors::json_errors())
-                .wrap(from_fn(middleware::request_id))
+            // CORS inside the stack every service runs (see `middleware::stack`).
+            middleware::stack(App::new().wrap(cors::middleware(&cors)))
                 .app_data(state.clone())
                 .configure(health::configure_live)
                 .configure(routes::configure)

@@ -1,6 +1,5 @@
 //! Building the resource-service: routes, middleware, listener.
 
-use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use service_kit::assertion::IdentitySigner;
 use service_kit::{errors, health, middleware, server};
@@ -17,11 +16,8 @@ impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         let signer = web::Data::new(IdentitySigner::new(&settings.identity.secret)?);
         let server = server::start(&settings.application, move || {
-            App::new()
+            middleware::stack(App::new())
                 .app_data(signer.clone())
-                .wrap(errors::json_errors())
-                .wrap(from_fn(middleware::limit_headers))
-                .wrap(from_fn(middleware::request_id))
                 .configure(health::configure)
                 .configure(routes::configure)
                 .default_service(web::to(errors::not_found))

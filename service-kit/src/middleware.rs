@@ -1,19 +1,58 @@
-//! Request-level middleware every service runs: request ids with a span per request, and a
-//! cap on the total size of request headers.
+//! Request-level middleware every service runs, as one stack ([`stack`]): request ids with
+//! a span per request, JSON error bodies, and a cap on the total size of request headers.
 
 use std::future::{Ready, ready};
 use std::time::Instant;
 
 use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::ServiceFactory;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::{Error, FromRequest, HttpMessage, HttpRequest};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, Error, FromRequest, HttpMessage, HttpRequest};
 use shared::headers::REQUEST_ID;
 use tracing::Instrument;
 
 use crate::errors::json_error;
+
+/// Wraps `app` in the middleware every service runs, in this order from the outside in:
+///
+/// 1. [`request_id`]: every answer carries `x-request-id`, errors included, and all below
+///    runs in the request's span;
+/// 2. [`json_errors`](crate::errors::json_errors): an error answer from below that is not
+///    JSON yet becomes the JSON error body;
+/// 3. [`limit_headers`]: headers over [`MAX_HEADER_BYTES`] get 431 before anything of the
+///    service's own runs.
+///
+/// A service's own middleware (the gateway's CORS) is wrapped around `app` before it is
+/// passed here, and so runs inside this stack.
+pub fn stack<T, B>(
+    app: App<T>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+>
+where
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = Error,
+            InitError = (),
+        > + 'static,
+    T::Service: 'static,
+    B: MessageBody + 'static,
+{
+    app.wrap(from_fn(limit_headers))
+        .wrap(crate::errors::json_errors())
+        .wrap(from_fn(request_id))
+}
 
 /// Longest request id accepted from a client; longer ones are replaced, not truncated.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
