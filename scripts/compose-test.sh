@@ -9,10 +9,11 @@
 #   6. kills the gateway's process: the restart policy brings it back
 #   7. tears everything down, volumes included, whatever failed
 #
-# By default it takes the offline path (scripts/compose-offline.sh: binaries built on the
-# host, a debootstrap-made base image, the `prebuilt` target), which works without registry
-# access. With registry access, COMPOSE_TEST_MODE=from-source builds the images from source
-# as `docker compose up --build` does.
+# It runs on the images jwt-platform/*:latest when all three exist (scripts/readme-run-test.sh
+# builds them from source just before, in the same test run: one image build a run), and
+# builds them from source otherwise (`up --build`, with local stand-ins for the base images
+# where they are missing). COMPOSE_TEST_MODE=prebuilt takes the offline path instead
+# (scripts/compose-offline.sh: binaries built on the host, the `prebuilt` target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,9 +73,18 @@ if curl -s -o /dev/null --max-time 1 "$GATEWAY/"; then
     echo "port 8080 is already in use; stop what runs there first" >&2
     exit 1
 fi
-if [ "${COMPOSE_TEST_MODE:-prebuilt}" = prebuilt ]; then
+images_present() {
+    local service
+    for service in auth-service resource-service gateway; do
+        docker image inspect "jwt-platform/$service:latest" >/dev/null 2>&1 || return 1
+    done
+}
+if [ "${COMPOSE_TEST_MODE:-}" = prebuilt ]; then
     scripts/compose-offline.sh up -d
+elif images_present; then
+    compose up -d
 else
+    scripts/docker-base-images.sh >/dev/null
     compose up -d --build
 fi
 wait_healthy auth-service

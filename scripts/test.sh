@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Every test of the project: unit, per-service integration (the auth-service's on SQLite
 # and on PostgreSQL) and end-to-end tests, a smoke run of the real binaries replaying the
-# seed's curl flow on ports 8080-8082, then the compose stack on the Docker engine
-# (scripts/compose-test.sh; SKIP_COMPOSE_TEST=1 leaves it out on a machine without Docker).
+# seed's curl flow on ports 8080-8082, then the Docker part (SKIP_COMPOSE_TEST=1 leaves it
+# out on a machine without Docker): the README's `docker compose up --build` in a clean copy
+# (scripts/readme-run-test.sh, which builds the images once for everything after it), the
+# image build's resistance to drift (scripts/docker-build-test.sh), and the compose stack's
+# behaviour on those images (scripts/compose-test.sh).
 #
 # A throwaway PostgreSQL server is started for the run (and Debian's package installed if
 # it is missing and we are root); set TEST_DATABASE_URL to use a server of your own.
@@ -27,5 +30,7 @@ scripts/smoke-local.sh debug
 if [ "${SKIP_COMPOSE_TEST:-0}" = 1 ]; then
     echo "compose test skipped (SKIP_COMPOSE_TEST=1)"
 else
+    scripts/readme-run-test.sh
+    scripts/docker-build-test.sh
     scripts/compose-test.sh
 fi
