@@ -4,10 +4,8 @@
 // Test support: a failure to start is the test's failure.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-
 use serde_json::Value;
-use service_kit::configuration::{EnvVars, Environment};
+use service_kit::testing::local_settings_on_free_ports;
 
 /// The running stack, seen from a client.
 #[derive(Debug)]
@@ -18,16 +16,14 @@ pub struct Stack {
     pub client: reqwest::Client,
 }
 
-fn no_env() -> EnvVars {
-    EnvVars::Given(HashMap::new())
-}
-
 /// Starts the three services with their local profiles, on free ports, wired together.
 /// `with_auth` false leaves the auth-service out, as if it were down.
 pub async fn spawn_stack(with_auth: bool) -> Stack {
-    let mut auth =
-        auth_service::configuration::Settings::load_with(Environment::Local, no_env()).unwrap();
-    auth.application.port = 0;
+    let mut auth = local_settings_on_free_ports(
+        "AUTH",
+        &["application"],
+        auth_service::configuration::Settings::load_with,
+    );
     // A database of this stack's own, so tests neither see nor leave each other's users.
     let data = std::env::temp_dir().join(format!("e2e-{}", uuid::Uuid::new_v4().simple()));
     auth.database.url = format!("sqlite://{}/auth.db?mode=rwc", data.display()).into();
@@ -43,17 +39,20 @@ pub async fn spawn_stack(with_auth: bool) -> Stack {
         format!("http://{}", closed.local_addr().unwrap())
     };
 
-    let mut resource =
-        resource_service::configuration::Settings::load_with(Environment::Local, no_env()).unwrap();
-    resource.application.port = 0;
+    let resource = local_settings_on_free_ports(
+        "RESOURCE",
+        &["application"],
+        resource_service::configuration::Settings::load_with,
+    );
     let app = resource_service::startup::Application::build(resource).unwrap();
     let resource_url = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
 
-    let mut gateway =
-        gateway::configuration::Settings::load_with(Environment::Local, no_env()).unwrap();
-    gateway.application.port = 0;
-    gateway.admin.port = 0;
+    let mut gateway = local_settings_on_free_ports(
+        "GATEWAY",
+        &["application", "admin"],
+        gateway::configuration::Settings::load_with,
+    );
     gateway.jwt.jwks_url = format!("{auth_url}/.well-known/jwks.json");
     gateway.upstreams.get_mut("auth").unwrap().url = auth_url;
     gateway.upstreams.get_mut("resource").unwrap().url = resource_url;

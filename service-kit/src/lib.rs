@@ -11,6 +11,8 @@ pub mod middleware;
 pub mod secrets;
 pub mod server;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use errors::json_error;
 pub use middleware::RequestId;

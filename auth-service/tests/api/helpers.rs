@@ -1,14 +1,12 @@
 //! Starting the auth-service for a test, on SQLite or PostgreSQL, and talking to it.
 
-use std::collections::HashMap;
-
 use auth_service::configuration::Settings;
 use auth_service::startup::Application;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use service_kit::configuration::{EnvVars, Environment};
+use service_kit::testing::local_settings_on_free_ports;
 use shared::Claims;
 
 /// Where a test's database lives.
@@ -85,9 +83,7 @@ pub struct TestApp {
 /// The local profile's settings (with the seed's demo user) on a free port and a fresh
 /// database, isolated from the shell's environment.
 pub async fn test_settings(backend: &Backend) -> Settings {
-    let mut settings =
-        Settings::load_with(Environment::Local, EnvVars::Given(HashMap::new())).unwrap();
-    settings.application.port = 0;
+    let mut settings = local_settings_on_free_ports("AUTH", &["application"], Settings::load_with);
     settings.database.url = backend.fresh_database_url().await.into();
     // Rotations made by a test show up within a second.
     settings.keys.reload_interval_seconds = 1;
@@ -191,17 +187,4 @@ impl TestApp {
     }
 }
 
-/// Asserts a JSON error answer: status, content type and exact message.
-pub async fn assert_json_error(response: reqwest::Response, status: u16, message: &str) {
-    assert_eq!(response.status().as_u16(), status);
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/json"),
-        "{content_type}"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["message"], message, "{body}");
-}
+pub use service_kit::testing::assert_json_error;

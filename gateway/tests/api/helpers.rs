@@ -1,15 +1,15 @@
 //! Starting the gateway in front of stand-in upstreams, and minting tokens for it.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use gateway::configuration::{Access, RouteSettings, Settings, UpstreamSettings, VerificationMode};
 use gateway::startup::Application;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::Header;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use service_kit::configuration::{EnvVars, Environment};
+use service_kit::testing::{hs256_token, local_settings_on_free_ports, token_with};
 
 /// Request timeout the test gateway runs with; `/slow` upstream answers take longer.
 pub const REQUEST_TIMEOUT_MS: u64 = 500;
@@ -127,9 +127,7 @@ pub async fn spawn_app() -> TestApp {
 /// `adjust` says otherwise: JWKS mode needs a JWKS URL that something answers on.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings =
-        Settings::load_with(Environment::Local, EnvVars::Given(HashMap::new())).unwrap();
-    settings.application.port = 0;
-    settings.admin.port = 0;
+        local_settings_on_free_ports("GATEWAY", &["application", "admin"], Settings::load_with);
     settings.proxy.request_timeout_ms = REQUEST_TIMEOUT_MS;
     settings.proxy.max_body_bytes = MAX_BODY_BYTES;
     settings.jwt.mode = VerificationMode::Hs256;
@@ -179,12 +177,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     }
 }
 
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+pub use service_kit::clock::unix_seconds as now;
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
@@ -204,11 +197,11 @@ impl TestApp {
 
     /// Signs `claims` with HS256 and the gateway's secret.
     pub fn sign(&self, claims: &Value) -> String {
-        self.sign_with(Header::new(Algorithm::HS256), claims, self.secret())
+        hs256_token(claims, self.secret())
     }
 
     pub fn sign_with(&self, header: Header, claims: &Value, secret: &[u8]) -> String {
-        jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret).unwrap()).unwrap()
+        token_with(header, claims, secret)
     }
 
     pub fn secret(&self) -> &[u8] {
@@ -241,20 +234,7 @@ impl TestApp {
     }
 }
 
-/// Asserts status, a JSON content type and the exact `message`.
-pub async fn assert_json_error(response: reqwest::Response, status: u16, message: &str) {
-    assert_eq!(response.status().as_u16(), status);
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/json"),
-        "{content_type}"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body, json!({ "message": message }));
-}
+pub use service_kit::testing::assert_json_error;
 
 impl TestApp {
     /// The admin listener's `/metrics` text.

@@ -1,12 +1,9 @@
 //! Starting the resource-service for a test and talking to it as the gateway would.
 
-use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use resource_service::configuration::Settings;
 use resource_service::startup::Application;
 use service_kit::assertion::IdentitySigner;
-use service_kit::configuration::{EnvVars, Environment};
+use service_kit::testing::local_settings_on_free_ports;
 
 pub struct TestApp {
     pub address: String,
@@ -14,18 +11,11 @@ pub struct TestApp {
     pub signer: IdentitySigner,
 }
 
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+pub use service_kit::clock::unix_seconds as now;
 
 /// The local profile on a free port, isolated from the shell's environment.
 pub async fn spawn_app() -> TestApp {
-    let mut settings =
-        Settings::load_with(Environment::Local, EnvVars::Given(HashMap::new())).unwrap();
-    settings.application.port = 0;
+    let settings = local_settings_on_free_ports("RESOURCE", &["application"], Settings::load_with);
     let signer = IdentitySigner::new(&settings.identity.secret).unwrap();
     let app = Application::build(settings).unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
