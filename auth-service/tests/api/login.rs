@@ -1,5 +1,3 @@
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::helpers::{Backend, assert_json_error, spawn_app};
 
 crate::on_both_backends!(
@@ -21,10 +19,7 @@ async fn login_with_the_seeds_demo_user_returns_signed_tokens(backend: Backend) 
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
     let claims = app.decode(token).await;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = service_kit::clock::unix_seconds();
     assert_eq!(claims.user, "user1");
     assert_eq!(claims.sub.len(), 36, "sub is the user's stable id");
     assert_eq!(claims.iss, "auth-service");
