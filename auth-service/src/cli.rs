@@ -1,10 +1,13 @@
-//! The admin command line: `auth-service users ...`, `auth-service keys ...` and
-//! `auth-service hash-password`, working on the same database as the running service.
+//! The command line: serving (the default), the commands every service has, and the admin
+//! commands `users ...`, `keys ...` and `hash-password`, working on the same database as the
+//! running service, found from the same settings.
 //! Passwords are read from standard input, never from arguments (which `ps` shows).
 
 use std::io::{BufRead, Write};
 
+use clap::{Parser, Subcommand};
 use secrecy::SecretString;
+use service_kit::cli::{CommonArgs, CommonCommand};
 
 use crate::configuration::Settings;
 use crate::db::{self, now};
@@ -12,41 +15,89 @@ use crate::keys;
 use crate::password::PasswordHasher;
 use crate::users::{CreateUserError, UserStore};
 
-/// Usage text of the command line.
-pub const USAGE: &str = "\
-usage: auth-service                         serve HTTP (the default)
-       auth-service users add <name> [role...]   password read from standard input
-       auth-service users list
-       auth-service users set-roles <name> [role...]
-       auth-service users remove <name>
-       auth-service keys list
-       auth-service keys rotate                  new key, published now, signing later
-       auth-service hash-password                 argon2id hash of standard input, for
-                                                  users.bootstrap in the configuration
-       auth-service healthcheck                   exit 0 if the service on this host is ready
-Settings (database URL, ...) come from APP_ENVIRONMENT and AUTH__* variables, as for serving.";
+/// Examples printed under the help text.
+const EXAMPLES: &str = "\
+Examples:
+  echo -n 's3cret-password' | auth-service users add alice admin   (roles after the name)
+  auth-service users list
+  auth-service users set-roles alice reader
+  auth-service users remove alice
+  auth-service keys list
+  auth-service keys rotate          new key, published now, signing later
+  echo -n 'ops-password' | auth-service hash-password   (for users.bootstrap)
 
-/// What `main` should do.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Command {
-    /// Serve HTTP.
-    Serve,
-    /// Print the usage text.
-    Help,
-    /// Probe the running service's readiness (the container health check).
-    HealthCheck,
-    /// Run an admin command with these arguments.
-    Admin(Vec<String>),
+Settings (database URL, ...) come from APP_ENVIRONMENT, --config or AUTH_CONFIG, and AUTH__*
+variables, exactly as for serving; admin commands say which database they opened.";
+
+/// Issues JWTs: owns users, password hashes and signing keys.
+#[derive(Debug, Parser)]
+#[command(version, after_help = EXAMPLES)]
+pub struct Cli {
+    /// Options every service takes.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// What to do; serving HTTP when absent.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
-/// Reads the command from the process arguments (without the program name).
-pub fn parse(args: Vec<String>) -> Command {
-    match args.first().map(String::as_str) {
-        None | Some("serve") => Command::Serve,
-        Some("-h" | "--help" | "help") => Command::Help,
-        Some("healthcheck") => Command::HealthCheck,
-        Some(_) => Command::Admin(args),
-    }
+/// What the binary is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// The commands every service has.
+    #[command(flatten)]
+    Common(CommonCommand),
+    /// An admin command on the service's database.
+    #[command(flatten)]
+    Admin(Admin),
+}
+
+/// Admin commands: they work on the same database as the running service.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Admin {
+    /// Users and their roles; passwords are read from standard input.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print the argon2id hash of the password on standard input (for users.bootstrap).
+    HashPassword,
+}
+
+/// `users ...`
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user; its password is read from standard input.
+    Add {
+        /// The username.
+        name: String,
+        /// Its roles.
+        roles: Vec<String>,
+    },
+    /// List users: name, id and roles, tab-separated (never a hash).
+    List,
+    /// Replace a user's roles.
+    SetRoles {
+        /// The username.
+        name: String,
+        /// Its new roles (none: no roles).
+        roles: Vec<String>,
+    },
+    /// Remove a user and its refresh tokens.
+    Remove {
+        /// The username.
+        name: String,
+    },
+}
+
+/// `keys ...`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys and their state.
+    List,
+    /// Create a key: published now, signing once gateways have had time to fetch it.
+    Rotate,
 }
 
 fn read_password() -> anyhow::Result<SecretString> {
@@ -63,25 +114,30 @@ fn read_password() -> anyhow::Result<SecretString> {
 }
 
 /// Runs an admin command, writing its report to `out`.
-pub async fn run(settings: Settings, args: &[String], out: &mut impl Write) -> anyhow::Result<()> {
-    let words: Vec<&str> = args.iter().map(String::as_str).collect();
-    if words == ["hash-password"] {
+/// The database it opened is named on `err`.
+pub async fn run(
+    settings: Settings,
+    command: Admin,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> anyhow::Result<()> {
+    if command == Admin::HashPassword {
         let hash = PasswordHasher::default().hash(read_password()?).await?;
         writeln!(out, "{hash}")?;
         return Ok(());
     }
-    let pool = db::connect(&settings.database).await?;
-    match words.as_slice() {
-        ["users", "add", name, roles @ ..] => {
+    writeln!(err, "database: {}", db::describe(&settings.database)?)?;
+    let pool = db::connect_existing(&settings.database).await?;
+    match command {
+        Admin::Users(UsersCommand::Add { name, roles }) => {
             let users = UserStore::new(pool, PasswordHasher::default());
-            let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-            match users.create(name, read_password()?, &roles).await {
+            match users.create(&name, read_password()?, &roles).await {
                 Ok(user) => writeln!(out, "created {} ({})", user.username, user.id)?,
                 Err(CreateUserError::Taken) => anyhow::bail!("user {name:?} already exists"),
                 Err(e) => anyhow::bail!("{e}"),
             }
         }
-        ["users", "list"] => {
+        Admin::Users(UsersCommand::List) => {
             let users = UserStore::new(pool, PasswordHasher::default());
             for user in users.list().await? {
                 writeln!(
@@ -93,23 +149,22 @@ pub async fn run(settings: Settings, args: &[String], out: &mut impl Write) -> a
                 )?;
             }
         }
-        ["users", "set-roles", name, roles @ ..] => {
+        Admin::Users(UsersCommand::SetRoles { name, roles }) => {
             let users = UserStore::new(pool, PasswordHasher::default());
-            let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-            match users.set_roles(name, &roles).await {
+            match users.set_roles(&name, &roles).await {
                 Ok(true) => writeln!(out, "roles of {name}: {}", roles.join(","))?,
                 Ok(false) => anyhow::bail!("no user {name:?}"),
                 Err(e) => anyhow::bail!("{e}"),
             }
         }
-        ["users", "remove", name] => {
+        Admin::Users(UsersCommand::Remove { name }) => {
             let users = UserStore::new(pool, PasswordHasher::default());
-            if !users.remove(name).await? {
+            if !users.remove(&name).await? {
                 anyhow::bail!("no user {name:?}");
             }
             writeln!(out, "removed {name}")?;
         }
-        ["keys", "list"] => {
+        Admin::Keys(KeysCommand::List) => {
             let now = now();
             let all = keys::list(&pool).await?;
             let active = all
@@ -132,7 +187,7 @@ pub async fn run(settings: Settings, args: &[String], out: &mut impl Write) -> a
                 )?;
             }
         }
-        ["keys", "rotate"] => {
+        Admin::Keys(KeysCommand::Rotate) => {
             let key = keys::create(&pool, settings.keys.publish_ahead_seconds).await?;
             writeln!(
                 out,
@@ -140,7 +195,7 @@ pub async fn run(settings: Settings, args: &[String], out: &mut impl Write) -> a
                 key.kid, key.activates_at, settings.keys.publish_ahead_seconds
             )?;
         }
-        _ => anyhow::bail!("unknown command `{}`\n{USAGE}", args.join(" ")),
+        Admin::HashPassword => {}
     }
     Ok(())
 }

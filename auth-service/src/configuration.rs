@@ -11,6 +11,8 @@ pub const SOURCES: Sources = Sources {
     local: include_str!("../configuration/local.toml"),
     production: include_str!("../configuration/production.toml"),
     env_prefix: "AUTH",
+    secret_keys: &["jwt.secret", "database.url"],
+    list_keys: &["login.trusted_proxies"],
 };
 
 /// Longest accepted access-token lifetime: a day. Longer sessions are what refresh tokens
@@ -152,14 +154,25 @@ pub struct BootstrapUser {
 }
 
 impl Settings {
-    /// Loads the settings for `APP_ENVIRONMENT` from the files and the process environment.
-    pub fn load() -> anyhow::Result<Self> {
-        Self::load_with(Environment::from_process_env()?, EnvVars::Process)
+    /// Loads the settings for `APP_ENVIRONMENT` from the embedded files, the settings file
+    /// (`file`, else the one the `_CONFIG` variable names) and the process environment.
+    pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        Self::load_with_file(Environment::from_process_env()?, file, EnvVars::Process)
     }
 
     /// Loads and validates the settings for one environment with the given overrides.
     pub fn load_with(environment: Environment, env_vars: EnvVars) -> anyhow::Result<Self> {
-        let mut settings: Self = configuration::load(&SOURCES, environment, env_vars)?;
+        Self::load_with_file(environment, None, env_vars)
+    }
+
+    /// Loads and validates the settings for one environment, a settings file and overrides.
+    pub fn load_with_file(
+        environment: Environment,
+        file: Option<&std::path::Path>,
+        env_vars: EnvVars,
+    ) -> anyhow::Result<Self> {
+        let mut settings: Self =
+            configuration::load_layered(&SOURCES, environment, file, env_vars)?;
         settings.environment = environment;
         settings.validate()?;
         Ok(settings)

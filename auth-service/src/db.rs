@@ -1,5 +1,6 @@
 //! The database: one pool over SQLite or PostgreSQL (chosen by the URL), migrated at start.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -66,21 +67,62 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
     Ok(pool)
 }
 
-/// SQLite creates the file but not its folder.
-fn create_sqlite_folder(url: &str) -> anyhow::Result<()> {
+/// The file of a `sqlite:` URL (`None` for other URLs and in-memory databases), as given:
+/// relative paths are relative to the working directory.
+fn sqlite_path(url: &str) -> Option<&Path> {
     let path = url
-        .trim_start_matches("sqlite:")
+        .strip_prefix("sqlite:")?
         .trim_start_matches("//")
         .split('?')
         .next()
         .unwrap_or("");
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
+    (!path.is_empty() && path != ":memory:").then(|| Path::new(path))
+}
+
+/// Which database the settings name, for people: a SQLite file's absolute path, or a
+/// server's address and database name (never a password).
+pub fn describe(settings: &DatabaseSettings) -> anyhow::Result<String> {
+    let url = settings.url.expose_secret();
+    if let Some(path) = sqlite_path(url) {
+        let absolute = std::path::absolute(path)
+            .with_context(|| format!("resolving the database path {}", path.display()))?;
+        return Ok(format!("SQLite file {}", absolute.display()));
     }
-    if let Some(parent) = std::path::Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
+    if url.starts_with("sqlite:") {
+        return Ok("SQLite in memory".to_owned());
+    }
+    // scheme://[user[:password]@]host[:port]/database[?options]
+    let (scheme, rest) = url.split_once("://").unwrap_or(("database", url));
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let rest = rest.split('?').next().unwrap_or(rest);
+    Ok(format!("{scheme} at {rest}"))
+}
+
+/// Opens an existing database for the admin command line: a SQLite file that does not
+/// exist is an error, not a new empty database (which is what a command run from another
+/// folder than the service's would otherwise silently work on).
+pub async fn connect_existing(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
+    if let Some(path) = sqlite_path(settings.url.expose_secret())
+        && !path.exists()
     {
+        anyhow::bail!(
+            "no database at {}: the service creates it when it first starts; run this \
+             command with the service's settings (working folder, --config, \
+             AUTH__DATABASE__URL)",
+            std::path::absolute(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+        );
+    }
+    connect(settings).await
+}
+
+/// SQLite creates the file but not its folder.
+fn create_sqlite_folder(url: &str) -> anyhow::Result<()> {
+    let Some(path) = sqlite_path(url) else {
+        return Ok(());
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating the database folder {}", parent.display()))?;
     }

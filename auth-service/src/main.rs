@@ -1,34 +1,38 @@
 use std::process::ExitCode;
 
+use clap::Parser;
+
 /// Returns the memory of finished work to the system more readily than glibc's allocator
 /// (see docs/BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use auth_service::cli::{self, Command};
+use auth_service::cli::{self, Cli, Command};
 use auth_service::configuration::Settings;
 use auth_service::startup::Application;
+use service_kit::cli::{CommonCommand, Next};
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<ExitCode> {
-    let command = cli::parse(std::env::args().skip(1).collect());
-    if command == Command::Help {
-        println!("{}", cli::USAGE);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let settings = Settings::load()?;
-    match command {
-        Command::HealthCheck => {
-            return Ok(service_kit::health::probe_exit_code(
-                settings.application.port,
-            ));
-        }
-        Command::Admin(args) => {
-            cli::run(settings, &args, &mut std::io::stdout()).await?;
+    let cli = Cli::parse();
+    let loaded = Settings::load(cli.common.config.as_deref());
+    let command = match cli.command.unwrap_or(Command::Common(CommonCommand::Serve)) {
+        Command::Admin(admin) => {
+            cli::run(
+                loaded?,
+                admin,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            )
+            .await?;
             return Ok(ExitCode::SUCCESS);
         }
-        Command::Serve | Command::Help => {}
-    }
+        Command::Common(command) => command,
+    };
+    let settings = match service_kit::cli::common(command, loaded, |s| s.application.port)? {
+        Next::Serve(settings) => settings,
+        Next::Exit(code) => return Ok(code),
+    };
     service_kit::telemetry::init(settings.telemetry.format);
     let application = Application::build(settings).await?;
     tracing::info!(port = application.port(), "auth-service listening");

@@ -1,5 +1,7 @@
 use std::process::ExitCode;
 
+use clap::Parser;
+
 /// Proxying allocates and frees many small buffers per request; mimalloc does that
 /// markedly faster than the system allocator (see docs/BENCHMARKS.md).
 #[global_allocator]
@@ -7,15 +9,27 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use gateway::configuration::Settings;
 use gateway::startup::Application;
+use service_kit::cli::{CommonArgs, CommonCommand, Next};
+
+/// The single public entry point: verifies tokens and proxies to the services.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Option<CommonCommand>,
+}
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<ExitCode> {
-    let settings = Settings::load()?;
-    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        return Ok(service_kit::health::probe_exit_code(
-            settings.application.port,
-        ));
-    }
+    let cli = Cli::parse();
+    let loaded = Settings::load(cli.common.config.as_deref());
+    let command = cli.command.unwrap_or(CommonCommand::Serve);
+    let settings = match service_kit::cli::common(command, loaded, |s| s.application.port)? {
+        Next::Serve(settings) => settings,
+        Next::Exit(code) => return Ok(code),
+    };
     service_kit::telemetry::init(settings.telemetry.format);
     let application = Application::build(settings)?;
     tracing::info!(port = application.port(), "gateway listening");

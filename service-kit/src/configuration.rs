@@ -1,9 +1,14 @@
-//! Layered settings: an embedded base file, an embedded `local` or `production` overlay chosen
-//! by `APP_ENVIRONMENT`, then `PREFIX__SECTION__KEY` environment variables. The files are
-//! compiled into the binary so it runs the same from any directory and in any image.
+//! Layered settings, each layer over the one before:
+//! 1. an embedded base file, then an embedded `local` or `production` overlay chosen by
+//!    `APP_ENVIRONMENT` (the defaults, compiled in so the binary runs from any directory);
+//! 2. an optional settings file read at start-up (`--config PATH`, or `<PREFIX>_CONFIG`),
+//!    so a deployment changes routes, origins or limits without a rebuild;
+//! 3. `PREFIX__SECTION__KEY` environment variables, with secrets also from files and lists
+//!    comma-separated (see [`crate::env_overrides`]).
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -70,8 +75,21 @@ pub struct Sources {
     pub local: &'static str,
     /// TOML overlay for [`Environment::Production`].
     pub production: &'static str,
-    /// `GATEWAY` reads `GATEWAY__APPLICATION__PORT` into `application.port`.
+    /// `GATEWAY` reads `GATEWAY__APPLICATION__PORT` into `application.port`, and the
+    /// settings file from `GATEWAY_CONFIG`.
     pub env_prefix: &'static str,
+    /// Dotted keys that hold secrets: each can also be read from the file its
+    /// `..._FILE` variable names.
+    pub secret_keys: &'static [&'static str],
+    /// Dotted keys that hold lists of strings, settable as comma-separated variables.
+    pub list_keys: &'static [&'static str],
+}
+
+impl Sources {
+    /// The variable that names the settings file when `--config` is not given.
+    pub fn config_variable(&self) -> String {
+        format!("{}_CONFIG", self.env_prefix)
+    }
 }
 
 /// Where environment overrides come from.
@@ -83,32 +101,77 @@ pub enum EnvVars {
     Given(HashMap<String, String>),
 }
 
-/// Builds settings of type `T` from the layers.
+/// Builds settings of type `T` from the embedded files and the environment, with the
+/// settings file the environment names, if any.
 pub fn load<T: DeserializeOwned>(
     sources: &Sources,
     environment: Environment,
     env_vars: EnvVars,
 ) -> anyhow::Result<T> {
+    load_layered(sources, environment, None, env_vars)
+}
+
+/// Builds settings of type `T` from every layer; `file` (from `--config`) wins over the
+/// `<PREFIX>_CONFIG` variable.
+pub fn load_layered<T: DeserializeOwned>(
+    sources: &Sources,
+    environment: Environment,
+    file: Option<&Path>,
+    env_vars: EnvVars,
+) -> anyhow::Result<T> {
+    let vars: HashMap<String, String> = match env_vars {
+        EnvVars::Process => std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect(),
+        EnvVars::Given(map) => map,
+    };
+    let file: Option<PathBuf> = file
+        .map(Path::to_path_buf)
+        .or_else(|| vars.get(&sources.config_variable()).map(PathBuf::from));
+    let layer = crate::env_overrides::resolve(
+        sources.env_prefix,
+        sources.secret_keys,
+        sources.list_keys,
+        vars,
+    )?;
     let overlay = match environment {
         Environment::Local => sources.local,
         Environment::Production => sources.production,
     };
-    let mut env = config::Environment::with_prefix(sources.env_prefix)
-        .prefix_separator("__")
-        .separator("__");
-    if let EnvVars::Given(map) = env_vars {
-        env = env.source(Some(map));
-    }
-    config::Config::builder()
+    let mut builder = config::Config::builder()
         .add_source(config::File::from_str(
             sources.base,
             config::FileFormat::Toml,
         ))
-        .add_source(config::File::from_str(overlay, config::FileFormat::Toml))
-        .add_source(env)
+        .add_source(config::File::from_str(overlay, config::FileFormat::Toml));
+    if let Some(path) = &file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the settings file {}", path.display()))?;
+        let table: config::Config = config::Config::builder()
+            .add_source(config::File::from_str(&text, config::FileFormat::Toml))
+            .build()
+            .with_context(|| format!("the settings file {} is not valid TOML", path.display()))?;
+        builder = builder.add_source(table);
+    }
+    builder = builder.add_source(
+        config::Environment::with_prefix(sources.env_prefix)
+            .prefix_separator("__")
+            .separator("__")
+            .source(Some(layer.scalars)),
+    );
+    for (key, items) in layer.lists {
+        builder = builder
+            .set_override(key.as_str(), items)
+            .with_context(|| format!("setting {key}"))?;
+    }
+    let origin = match &file {
+        Some(path) => format!("{environment} settings with {}", path.display()),
+        None => format!("{environment} settings"),
+    };
+    builder
         .build()
         .and_then(config::Config::try_deserialize)
-        .with_context(|| format!("loading {} settings", environment))
+        .with_context(|| format!("loading {origin}"))
 }
 
 /// Where a service listens.
@@ -131,6 +194,8 @@ mod tests {
     struct Demo {
         application: ApplicationSettings,
         name: String,
+        #[serde(default)]
+        tags: Vec<String>,
     }
 
     const SOURCES: Sources = Sources {
@@ -138,6 +203,8 @@ mod tests {
         local: "[application]\nport = 2",
         production: "name = \"prod\"\n[application]\nhost = \"0.0.0.0\"",
         env_prefix: "DEMO",
+        secret_keys: &["name"],
+        list_keys: &["tags"],
     };
 
     fn vars(pairs: &[(&str, &str)]) -> EnvVars {
@@ -163,6 +230,59 @@ mod tests {
         assert_eq!(prod.application.host, "0.0.0.0");
         assert_eq!(prod.application.port, 9000);
         assert_eq!(prod.name, "env");
+    }
+
+    #[test]
+    fn a_settings_file_sits_between_the_overlay_and_the_environment() {
+        let dir = std::env::temp_dir().join(format!("settings-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("demo.toml");
+        std::fs::write(
+            &file,
+            "name = \"file\"\ntags = [\"a\"]\n[application]\nport = 3\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+
+        let from_variable: Demo =
+            load(&SOURCES, Environment::Local, vars(&[("DEMO_CONFIG", path)])).unwrap();
+        assert_eq!(from_variable.name, "file");
+        assert_eq!(
+            from_variable.application.port, 3,
+            "the file wins over the overlay"
+        );
+        assert_eq!(from_variable.tags, ["a"]);
+
+        let with_env: Demo = load_layered(
+            &SOURCES,
+            Environment::Local,
+            Some(&file),
+            vars(&[("DEMO__APPLICATION__PORT", "4"), ("DEMO__TAGS", "x, y")]),
+        )
+        .unwrap();
+        assert_eq!(
+            with_env.application.port, 4,
+            "the environment wins over the file"
+        );
+        assert_eq!(with_env.tags, ["x", "y"], "a list key is split on commas");
+        assert_eq!(with_env.name, "file");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_or_broken_settings_file_is_named() {
+        let dir = std::env::temp_dir().join(format!("settings-broken-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let broken = dir.join("broken.toml");
+        std::fs::write(&broken, "[application\nport = ").unwrap();
+        let missing = dir.join("missing.toml");
+        for (path, why) in [(&missing, "missing"), (&broken, "not TOML")] {
+            let err = load_layered::<Demo>(&SOURCES, Environment::Local, Some(path), vars(&[]))
+                .unwrap_err();
+            let text = format!("{err:#}");
+            assert!(text.contains(path.to_str().unwrap()), "{why}: {text}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! and server startup. Business logic never lives here.
 
 pub mod assertion;
+pub mod cli;
 pub mod clock;
 pub mod configuration;
+pub mod env_overrides;
 pub mod errors;
 pub mod health;
 pub mod middleware;

@@ -1,5 +1,5 @@
 use crate::helpers::{Backend, spawn_with, test_settings};
-use crate::process::run_cli;
+use crate::process::{run_cli, run_cli_with};
 
 crate::on_both_backends!(the_admin_command_line_manages_users_in_the_services_store);
 
@@ -93,7 +93,98 @@ async fn hash_password_makes_a_hash_that_bootstraps_a_user() {
 async fn unknown_commands_fail_with_the_usage() {
     let url = Backend::Sqlite.fresh_database_url().await;
     let (ok, _, err) = run_cli(&url, &["users", "frobnicate"], "");
-    assert!(!ok && err.contains("usage: auth-service"), "{err}");
+    assert!(
+        !ok && err.to_lowercase().contains("usage: auth-service"),
+        "{err}"
+    );
     let (ok, out, _) = run_cli(&url, &["--help"], "");
     assert!(ok && out.contains("keys rotate"), "{out}");
+}
+
+/// A SQLite URL for a file in a fresh folder that does not exist yet.
+fn missing_database() -> (std::path::PathBuf, String) {
+    let folder = std::env::temp_dir().join(format!("auth-cli-{}", uuid::Uuid::new_v4()));
+    let file = folder.join("auth.db");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    (folder, url)
+}
+
+#[tokio::test]
+async fn argument_errors_come_before_any_side_effect() {
+    let (folder, url) = missing_database();
+    let cases: [(&[&str], &str); 3] = [
+        (&["frobnicate"], "unrecognized subcommand"),
+        (&["users", "add"], "<NAME>"),
+        (&["keys", "rotate", "now"], "unexpected argument"),
+    ];
+    for (args, expected) in cases {
+        let (ok, _, err) = run_cli(&url, args, "");
+        assert!(!ok && err.contains(expected), "{args:?}: {err}");
+    }
+    assert!(!folder.exists(), "no database was created or migrated");
+}
+
+#[tokio::test]
+async fn admin_commands_name_their_database_and_never_create_an_empty_one() {
+    let (folder, url) = missing_database();
+    let (ok, _, err) = run_cli(&url, &["users", "list"], "");
+    let expected = format!("no database at {}", folder.join("auth.db").display());
+    assert!(!ok && err.contains(&expected), "{err}");
+    assert!(!folder.join("auth.db").exists(), "the file was not created");
+
+    let settings = test_settings(&Backend::Sqlite).await;
+    let url = secrecy::ExposeSecret::expose_secret(&settings.database.url).to_owned();
+    let _app = spawn_with(settings).await;
+    let (ok, out, err) = run_cli(&url, &["users", "list"], "");
+    assert!(ok, "{err}");
+    assert!(out.starts_with("user1\t"), "{out}");
+    assert!(err.starts_with("database: SQLite file /"), "{err}");
+}
+
+#[tokio::test]
+async fn the_database_url_can_come_from_a_secret_file() {
+    let settings = test_settings(&Backend::Sqlite).await;
+    let url = secrecy::ExposeSecret::expose_secret(&settings.database.url).to_owned();
+    let _app = spawn_with(settings).await;
+    let file = std::env::temp_dir().join(format!("auth-url-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&file, format!("{url}\n")).unwrap();
+    let path = file.to_str().unwrap();
+    let (ok, out, err) = run_cli_with(
+        &[("AUTH__DATABASE__URL_FILE", path)],
+        &["users", "list"],
+        "",
+    );
+    assert!(ok && out.starts_with("user1\t"), "{out} {err}");
+    std::fs::remove_file(file).unwrap();
+}
+
+#[tokio::test]
+async fn check_config_prints_the_settings_without_secrets_or_names_the_bad_key() {
+    let secret_url = "postgres://app:hunter2-not-shown@db.internal/auth";
+    let (ok, out, err) = run_cli_with(
+        &[
+            ("AUTH__DATABASE__URL", secret_url),
+            ("AUTH__LOGIN__TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1/32"),
+        ],
+        &["check-config"],
+        "",
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("REDACTED") && !out.contains("hunter2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("10.0.0.0/8") && out.contains("192.168.1.1/32"),
+        "{out}"
+    );
+
+    let (ok, _, err) = run_cli_with(
+        &[("AUTH__APPLICATION__PORT", "http")],
+        &["check-config"],
+        "",
+    );
+    assert!(!ok && err.contains("application.port"), "{err}");
+    let (ok, out, _) = run_cli_with(&[], &["--version"], "");
+    assert!(ok && out.starts_with("auth-service "), "{out}");
 }

@@ -19,7 +19,17 @@ fn command(database_url: &str) -> Command {
 
 /// Runs `auth-service <args>` with `stdin` piped in; returns (success, stdout, stderr).
 pub fn run_cli(database_url: &str, args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = command(database_url)
+    run_cli_with(&[("AUTH__DATABASE__URL", database_url)], args, stdin)
+}
+
+/// Runs `auth-service <args>` with only these variables (and `PATH`) set.
+pub fn run_cli_with(vars: &[(&str, &str)], args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-service"));
+    child
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(vars.iter().copied());
+    let mut child = child
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

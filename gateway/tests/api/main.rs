@@ -6,6 +6,7 @@
 
 mod assertions;
 mod balancing;
+mod cli;
 mod connections;
 mod helpers;
 mod hop_by_hop;
