@@ -7,7 +7,9 @@
 #   4. stops the resource-service: 502/503 JSON within 2 s; serves again once it is back
 #   5. restarts the auth-service: users, refresh tokens and keys survive
 #   6. kills the gateway's process: the restart policy brings it back
-#   7. tears everything down, volumes included, whatever failed
+#   7. changes a route and a CORS origin in the mounted settings file (config/, copied):
+#      after a restart of the gateway, and no rebuild, both take effect
+#   8. tears everything down, volumes included, whatever failed
 #
 # It runs on the images jwt-platform/*:latest when all three exist (scripts/readme-run-test.sh
 # builds them from source just before, in the same test run: one image build a run), and
@@ -22,6 +24,12 @@ readonly GATEWAY=http://127.0.0.1:8080
 # Every wait below is bounded: tries of 0.5 s.
 readonly HEALTH_TRIES=120
 compose() { scripts/compose.sh "$@"; }
+# The stack's settings files, copied so that step 7 can change them; readable by the
+# services' unprivileged user.
+CONFIG_DIR=$(mktemp -d)
+cp config/*.toml "$CONFIG_DIR/"
+chmod 755 "$CONFIG_DIR" && chmod 644 "$CONFIG_DIR"/*.toml
+export CONFIG_DIR
 
 failures=0
 check() { # name, expected, actual
@@ -36,8 +44,9 @@ req() { curl -s --max-time 5 -w ' %{http_code}' "$@" || true; }
 json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
 
 teardown() {
-    echo "== 7. teardown (volumes included)"
+    echo "== 8. teardown (volumes included)"
     compose down -v --remove-orphans --timeout 10 >/dev/null 2>&1 || true
+    rm -rf "$CONFIG_DIR"
 }
 trap teardown EXIT
 
@@ -178,6 +187,35 @@ else
 fi
 wait_healthy gateway
 check "and serves the flow again" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$GATEWAY/protected" -H "x-access-token: $token")"
+
+echo "== 7. a route and a CORS origin changed in the mounted settings file"
+preflight_origin() { # origin: the access-control-allow-origin answered to its preflight
+    curl -s -o /dev/null -D - --max-time 5 -X OPTIONS "$GATEWAY/login" -H "Origin: $1" \
+        -H 'Access-Control-Request-Method: POST' \
+        | tr -d '\r' | awk -F': ' 'tolower($1) == "access-control-allow-origin" { print $2 }'
+}
+check "before: any origin is allowed" '*' "$(preflight_origin https://elsewhere.example)"
+check "before: /register is routed" 409 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$GATEWAY/register" \
+    -H 'Content-Type: application/json' -d '{"username": "persistent", "password": "survives-restarts"}')"
+# The compiled-in route table without /register (a [[routes]] list replaces the whole table).
+python3 - gateway/configuration/base.toml >>"$CONFIG_DIR/gateway.toml" <<'PY'
+import json, sys, tomllib
+routes = tomllib.load(open(sys.argv[1], "rb"))["routes"]
+print('[cors]\nallowed_origins = ["https://app.example"]')
+for route in routes:
+    if route["path"] != "/register":
+        print("[[routes]]")
+        for key, value in route.items():
+            print(f"{key} = {json.dumps(value)}")
+PY
+compose restart gateway >/dev/null
+wait_healthy gateway
+check "after: the configured origin is allowed" https://app.example "$(preflight_origin https://app.example)"
+check "after: another origin is not" "" "$(preflight_origin https://elsewhere.example)"
+check "after: /register is no longer routed" 404 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$GATEWAY/register" \
+    -H 'Content-Type: application/json' -d '{"username": "x", "password": "another-password"}')"
+check "after: /login still is" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$GATEWAY/login" \
+    -H 'Content-Type: application/json' -d '{"username": "user1", "password": "password123"}')"
 
 if [ "$failures" -gt 0 ]; then
     echo "compose test: $failures check(s) failed" >&2
