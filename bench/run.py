@@ -168,7 +168,7 @@ def hs256_token():
     now = int(time.time())
     header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
     claims = {"user": "user1", "sub": "bench", "iat": now, "nbf": now, "exp": now + 3600,
-              "iss": "auth-service", "aud": "api", "jti": "bench"}
+              "iss": "http://localhost:8080", "aud": "api", "jti": "bench"}
     payload = b64(json.dumps(claims, separators=(",", ":")).encode())
     signature = hmac.new(HS256_SECRET.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
     return f"{header}.{payload}.{b64(signature)}"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts the three built binaries exactly as a newcomer would (from the repository root,
-# no arguments, no environment), replays the seed tutorial's curl flow against :8080 and
+# no arguments, no environment), replays the seed tutorial's curl flow against :8080, has
+# standard JWT client libraries (PyJWT, joserfc; installed from PyPI into a virtual
+# environment under target/) verify a token from the published metadata alone, and
 # stops them again. Fails loudly on any answer that differs from the seed's.
 #
 # Usage: scripts/smoke-local.sh [debug|release]   (default: debug)
@@ -82,6 +84,18 @@ check "GET /protected with a bad token" '{"message":"Token is invalid!"} 403' \
 check "POST /login with a wrong password" '{"message":"Invalid credentials!"} 401' \
     "$(req -X POST http://127.0.0.1:8080/login -H 'Content-Type: application/json' \
         -d '{"username": "user1", "password": "not-the-password-42"}')"
+
+# Standard JWT client libraries verify the token from the published metadata alone.
+venv=${CARGO_TARGET_DIR:-target}/oidc-clients-venv
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'pyjwt[crypto]>=2.8,<3' 'joserfc>=1.0,<2'
+fi
+if "$venv/bin/python" scripts/oidc-client-check.py http://127.0.0.1:8080; then
+    check "PyJWT and joserfc verify the token from the metadata" yes yes
+else
+    check "PyJWT and joserfc verify the token from the metadata" yes no
+fi
 
 leaks=$(grep -l -F -e "$token" -e password123 -e not-the-password-42 /tmp/smoke-*.log || true)
 check "no token or password in any log line" "" "$leaks"

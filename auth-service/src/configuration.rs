@@ -24,6 +24,10 @@ pub const MAX_ACCESS_TOKEN_TTL_SECONDS: u64 = 24 * 60 * 60;
 pub struct Settings {
     /// Where to listen.
     pub application: ApplicationSettings,
+    /// The address clients reach the system at (the gateway's): the default issuer, and
+    /// the base of every absolute URL the service publishes. Never taken from a request's
+    /// `Host`.
+    pub public_url: String,
     /// Log format.
     pub telemetry: TelemetrySettings,
     /// Where users, refresh tokens and keys live.
@@ -72,7 +76,7 @@ pub struct JwtSettings {
     pub algorithm: SigningAlgorithm,
     /// HS256 shared secret, also configured on the gateway. Unused with EdDSA.
     pub secret: SecretString,
-    /// The `iss` claim.
+    /// The `iss` claim; empty (the default) for `public_url`, as OIDC discovery requires.
     pub issuer: String,
     /// The `aud` claim.
     pub audience: String,
@@ -174,6 +178,10 @@ impl Settings {
         let mut settings: Self =
             configuration::load_layered(&SOURCES, environment, file, env_vars)?;
         settings.environment = environment;
+        settings.public_url = configuration::check_public_url("public_url", &settings.public_url)?;
+        if settings.jwt.issuer.is_empty() {
+            settings.jwt.issuer = settings.public_url.clone();
+        }
         settings.validate()?;
         Ok(settings)
     }

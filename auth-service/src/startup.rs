@@ -38,6 +38,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpNet>,
     /// The `iss` of our tokens.
     pub issuer: String,
+    /// Where clients reach the system; the base of the URLs discovery publishes.
+    pub public_url: String,
 }
 
 /// A bound, not yet running, auth-service.
@@ -75,6 +77,7 @@ impl Application {
             registration_enabled: settings.registration.enabled,
             trusted_proxies: settings.login.trusted_proxies.clone(),
             issuer: settings.jwt.issuer.clone(),
+            public_url: settings.public_url.clone(),
         });
         let server = server::start(&settings.application, move || {
             middleware::stack(App::new())

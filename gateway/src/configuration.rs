@@ -29,6 +29,9 @@ pub const SOURCES: Sources = Sources {
 pub struct Settings {
     /// Where to listen.
     pub application: ApplicationSettings,
+    /// The address clients reach the gateway at: the default accepted issuer (the
+    /// auth-service's tokens carry the same public URL).
+    pub public_url: String,
     /// Log format.
     pub telemetry: TelemetrySettings,
     /// Body of `GET /`.
@@ -79,7 +82,8 @@ pub struct JwtSettings {
     pub jwks_refetch_cooldown_seconds: u64,
     /// HS256 mode: the shared secret, the auth-service's.
     pub secret: SecretString,
-    /// The only accepted `iss`.
+    /// The only accepted `iss`; empty (the default) for `public_url`, which is what our
+    /// auth-service signs with when both have the same public URL.
     pub issuer: String,
     /// The only accepted `aud`.
     pub audience: String,
@@ -187,6 +191,10 @@ impl Settings {
         let mut settings: Self =
             configuration::load_layered(&SOURCES, environment, file, env_vars)?;
         settings.environment = environment;
+        settings.public_url = configuration::check_public_url("public_url", &settings.public_url)?;
+        if settings.jwt.issuer.is_empty() {
+            settings.jwt.issuer = settings.public_url.clone();
+        }
         settings.validate()?;
         Ok(settings)
     }

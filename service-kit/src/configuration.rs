@@ -174,6 +174,24 @@ pub fn load_layered<T: DeserializeOwned>(
         .with_context(|| format!("loading {origin}"))
 }
 
+/// Checks a public URL setting (`key` names it in the error): an absolute `http` or
+/// `https` URL with no query or fragment. Returned without a trailing slash, so paths can
+/// be appended to it.
+pub fn check_public_url(key: &str, value: &str) -> anyhow::Result<String> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .with_context(|| format!("{key} must be an http:// or https:// URL, not {value:?}"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty()
+        || value.contains(['?', '#'])
+        || value.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        anyhow::bail!("{key} must be an absolute URL without query or fragment, not {value:?}");
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
 /// Where a service listens.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ApplicationSettings {
@@ -294,6 +312,24 @@ mod tests {
         )
         .unwrap_err();
         assert!(format!("{err:#}").contains("port"), "{err:#}");
+    }
+
+    #[test]
+    fn public_urls_are_absolute_and_lose_their_trailing_slash() {
+        let ok = check_public_url("public_url", "https://api.example.com/").unwrap();
+        assert_eq!(ok, "https://api.example.com");
+        let bad = [
+            "auth-service",
+            "ftp://x",
+            "https://",
+            "http://a/?q",
+            "http://a b",
+            "",
+        ];
+        for value in bad {
+            let err = check_public_url("public_url", value).unwrap_err();
+            assert!(format!("{err}").contains("public_url"), "{value:?}: {err}");
+        }
     }
 
     #[test]

@@ -40,7 +40,7 @@ mod tests {
             exp: 2_000_000_000,
             iat: 1_999_996_400,
             nbf: 1_999_996_400,
-            iss: "auth-service".into(),
+            iss: "https://api.example.com".into(),
             aud: "api".into(),
             jti: "id-1".into(),
             roles: vec![],

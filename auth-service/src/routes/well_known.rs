@@ -1,11 +1,22 @@
-//! `GET /.well-known/jwks.json` (the public signing keys) and
-//! `GET /.well-known/openid-configuration` (where to find them).
+//! `GET /.well-known/jwks.json` (the public signing keys) and the metadata that says where
+//! to find them and who signs: `GET /.well-known/oauth-authorization-server` (RFC 8414) and
+//! `GET /.well-known/openid-configuration` (OpenID Connect Discovery).
+//!
+//! This service signs access tokens; it is not an OpenID provider (no authorization
+//! endpoint, no ID tokens) nor an OAuth token endpoint (`/login` takes JSON, not a grant).
+//! Both documents therefore hold only what is true: the issuer, the JWKS, the subject type
+//! and the claims. Left out, on purpose: `authorization_endpoint`, `token_endpoint`,
+//! `grant_types_supported` and `id_token_signing_alg_values_supported` (no such endpoints
+//! or tokens); `response_types_supported` is the empty list in RFC 8414's document, where it
+//! is required, and absent from OpenID's, where listing nothing would claim a provider
+//! that cannot answer. The signing algorithm of each key is its JWK's `alg`.
+//! Every URL comes from the configured public URL, never from the request's `Host`.
 
 use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use crate::keys::{ALGORITHM, Jwks};
+use crate::keys::Jwks;
 use crate::startup::AppState;
 
 /// Seconds clients may cache the JWKS. Far below the time a new key is published ahead of
@@ -15,12 +26,22 @@ pub const JWKS_MAX_AGE_SECONDS: u32 = 60;
 /// Path of the JWKS.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
-/// Registers both routes.
+/// Claims our access tokens may carry.
+const CLAIMS: [&str; 9] = [
+    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "user", "roles",
+];
+
+/// Registers the three routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(JWKS_PATH, web::get().to(jwks)).route(
-        "/.well-known/openid-configuration",
-        web::get().to(discovery),
-    );
+    cfg.route(JWKS_PATH, web::get().to(jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(authorization_server),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            web::get().to(openid_configuration),
+        );
 }
 
 async fn jwks(state: web::Data<AppState>) -> HttpResponse {
@@ -37,18 +58,32 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     response
 }
 
+/// The fields both metadata documents share.
 #[derive(Debug, Serialize)]
-struct Discovery<'a> {
+struct Metadata<'a> {
     issuer: &'a str,
     jwks_uri: String,
-    id_token_signing_alg_values_supported: [&'static str; 1],
+    subject_types_supported: [&'static str; 1],
+    claims_supported: [&'static str; 9],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_types_supported: Option<[&'static str; 0]>,
 }
 
-async fn discovery(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let info = req.connection_info();
-    HttpResponse::Ok().json(Discovery {
+fn metadata(state: &AppState, response_types: Option<[&'static str; 0]>) -> HttpResponse {
+    HttpResponse::Ok().json(Metadata {
         issuer: &state.issuer,
-        jwks_uri: format!("{}://{}{JWKS_PATH}", info.scheme(), info.host()),
-        id_token_signing_alg_values_supported: [ALGORITHM],
+        jwks_uri: format!("{}{JWKS_PATH}", state.public_url),
+        // `sub` is the user's id, the same for every client.
+        subject_types_supported: ["public"],
+        claims_supported: CLAIMS,
+        response_types_supported: response_types,
     })
+}
+
+async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
+    metadata(&state, Some([]))
+}
+
+async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+    metadata(&state, None)
 }

@@ -1,5 +1,5 @@
 use jsonwebtoken::jwk::AlgorithmParameters;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{Backend, spawn_with, test_settings};
 use auth_service::configuration::SigningAlgorithm;
@@ -115,20 +115,45 @@ async fn hs256_mode_signs_with_the_secret_and_publishes_nothing() {
 }
 
 #[tokio::test]
-async fn discovery_points_at_the_jwks() {
-    let app = spawn_with(test_settings(&Backend::Sqlite).await).await;
-    let body: Value = app
-        .client
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["issuer"], "auth-service");
-    let jwks_uri = body["jwks_uri"].as_str().unwrap();
-    assert_eq!(jwks_uri, app.url("/.well-known/jwks.json"));
+async fn discovery_names_the_public_url_whatever_host_the_request_claims() {
+    let mut settings = test_settings(&Backend::Sqlite).await;
+    settings.public_url = "https://api.example.com".into();
+    settings.jwt.issuer = "https://api.example.com".into();
+    let app = spawn_with(settings).await;
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let body: Value = app
+            .client
+            .get(app.url(path))
+            .header("Host", "evil.example")
+            .header("X-Forwarded-Host", "evil.example")
+            .header("Forwarded", "host=evil.example;proto=http")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["issuer"], "https://api.example.com", "{path}");
+        assert_eq!(
+            body["jwks_uri"], "https://api.example.com/.well-known/jwks.json",
+            "{path}"
+        );
+        assert_eq!(body["subject_types_supported"], json!(["public"]), "{path}");
+        assert!(body.get("authorization_endpoint").is_none(), "{path}");
+        assert!(
+            body.get("id_token_signing_alg_values_supported").is_none(),
+            "{path}"
+        );
+    }
+    let tokens = app.login_ok("user1", "password123").await;
+    let claims = app.decode(tokens["token"].as_str().unwrap()).await;
+    assert_eq!(
+        claims.iss, "https://api.example.com",
+        "tokens carry the issuer"
+    );
     let keys = app.jwks().await;
     assert!(matches!(
         keys.keys[0].algorithm,

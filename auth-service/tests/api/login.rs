@@ -22,7 +22,7 @@ async fn login_with_the_seeds_demo_user_returns_signed_tokens(backend: Backend) 
     let now = service_kit::clock::unix_seconds();
     assert_eq!(claims.user, "user1");
     assert_eq!(claims.sub.len(), 36, "sub is the user's stable id");
-    assert_eq!(claims.iss, "auth-service");
+    assert_eq!(claims.iss, "http://localhost:8080", "the public URL");
     assert_eq!(claims.aud, "api");
     assert!(
         claims.iat.abs_diff(now) <= 5,
