@@ -31,7 +31,8 @@ pub enum RefreshError {
     /// Unknown, expired or revoked.
     #[error("refresh token invalid")]
     Invalid,
-    /// Already used, outside the grace window: the family is now revoked.
+    /// Already used outside the grace window, or voided by a grace-window retry: the
+    /// family is now revoked.
     #[error("refresh token reused")]
     Reused,
     /// The database failed.
@@ -54,6 +55,22 @@ fn new_token() -> anyhow::Result<String> {
     let mut bytes = [0u8; TOKEN_BYTES];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Revokes every live token of `family`; returns how many were live.
+async fn revoke_family_of(
+    conn: &mut sqlx::AnyConnection,
+    family: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let revoked = sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(family)
+    .execute(&mut *conn)
+    .await?;
+    Ok(revoked.rows_affected())
 }
 
 /// Refresh tokens in the database.
@@ -148,9 +165,22 @@ impl RefreshStore {
         let replaced_by: Option<String> = row.try_get("replaced_by")?;
         let use_count: i64 = row.try_get("use_count")?;
 
-        if revoked_at.is_some() || expires_at <= now {
+        if expires_at <= now {
             tx.commit().await?;
             return Err(RefreshError::Invalid);
+        }
+        if revoked_at.is_some() {
+            // Revoked with its family (logout, reuse): nothing left to protect. Revoked alone,
+            // while its family lives on, it was a successor voided by a grace-window retry:
+            // whoever presents it saw an answer the retrying client said it never got, so
+            // one of the two holds a stolen token. Revoke the family, as for any reuse.
+            let live = revoke_family_of(&mut tx, &family, now).await?;
+            tx.commit().await?;
+            if live == 0 {
+                return Err(RefreshError::Invalid);
+            }
+            tracing::warn!(family = %family, "voided refresh token presented; family revoked");
+            return Err(RefreshError::Reused);
         }
         if use_count == 1 {
             let successor = self.insert(&mut tx, &family, &user_id, Some(&id)).await?;
@@ -184,13 +214,7 @@ impl RefreshStore {
             }
         }
         // Reuse: someone holds a token that was already exchanged. Revoke the family.
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(&family)
-        .execute(&mut *tx)
-        .await?;
+        revoke_family_of(&mut tx, &family, now).await?;
         tx.commit().await?;
         tracing::warn!(family = %family, "refresh token reuse detected; family revoked");
         Err(RefreshError::Reused)

@@ -9,6 +9,7 @@ crate::on_both_backends!(
     a_refresh_rotates_both_tokens,
     reusing_a_refresh_token_after_the_grace_window_revokes_the_family,
     a_retry_within_the_grace_window_voids_the_unseen_successor,
+    presenting_a_successor_voided_by_a_grace_replay_revokes_the_family,
     logout_revokes_the_family,
     concurrent_refreshes_of_one_token_leave_exactly_one_live_successor,
 );
@@ -80,15 +81,39 @@ async fn a_retry_within_the_grace_window_voids_the_unseen_successor(backend: Bac
         "a retry gets a fresh successor"
     );
     let retried: Value = retried.json().await.unwrap();
-
-    assert_json_error(app.refresh(&refresh_token(&lost)).await, 401, INVALID).await;
     assert_eq!(
         app.refresh(&refresh_token(&retried))
             .await
             .status()
             .as_u16(),
-        200
+        200,
+        "the retrying client goes on"
     );
+    // The successor it never saw is void; presenting it is reuse.
+    assert_json_error(app.refresh(&refresh_token(&lost)).await, 401, REUSED).await;
+}
+
+async fn presenting_a_successor_voided_by_a_grace_replay_revokes_the_family(backend: Backend) {
+    // The holder exchanged R1 for R2; a thief replays R1 within the grace window and gets
+    // R3, voiding R2. When the holder presents R2, that is reuse: nobody keeps the session.
+    let app = spawn(backend, 30).await;
+    let login = app.login_ok("user1", "password123").await;
+    let holders: Value = app
+        .refresh(&refresh_token(&login))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let thiefs = app.refresh(&refresh_token(&login)).await;
+    assert_eq!(
+        thiefs.status().as_u16(),
+        200,
+        "the replay looks like a retry"
+    );
+    let thiefs: Value = thiefs.json().await.unwrap();
+
+    assert_json_error(app.refresh(&refresh_token(&holders)).await, 401, REUSED).await;
+    assert_json_error(app.refresh(&refresh_token(&thiefs)).await, 401, INVALID).await;
 }
 
 async fn logout_revokes_the_family(backend: Backend) {
@@ -137,14 +162,25 @@ async fn concurrent_refreshes_of_one_token_leave_exactly_one_live_successor(back
         .map(|(_, body)| refresh_token(body))
         .collect();
     assert!(!successors.is_empty(), "{answers:?}");
-    // Try each successor once, sequentially: exactly one may still be exchanged.
-    let mut live = 0;
+    // Exactly one successor is live, the others voided. Counted in the store: presenting a
+    // voided successor counts as reuse and would revoke the family.
+    let pool = auth_service::db::connect(&app.settings.database)
+        .await
+        .unwrap();
+    let live: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM refresh_tokens WHERE revoked_at IS NULL AND use_count = 0",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(live, 1, "{} successors handed out", successors.len());
+    let mut exchanged = 0;
     for successor in &successors {
         if app.refresh(successor).await.status().as_u16() == 200 {
-            live += 1;
+            exchanged += 1;
         }
     }
-    assert_eq!(live, 1, "{} successors handed out", successors.len());
+    assert!(exchanged <= 1, "{exchanged} successors exchanged");
 }
 
 #[tokio::test]
