@@ -63,8 +63,18 @@ echo "== ${compose[*]} up --build (output in $log)"
 started=$(date +%s)
 (cd "$copy" && exec "${compose[@]}" up --build) >"$log" 2>&1 &
 up_pid=$!
+# Ready when this stack's own gateway container is healthy (not whatever else may have
+# started listening on the port meanwhile) and answers.
+own_gateway_healthy() {
+    local id
+    id=$(cd "$copy" && "${compose[@]}" ps -q gateway 2>/dev/null || true)
+    [ -n "$id" ] && [ "$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id" 2>/dev/null)" = healthy ]
+}
 for ((i = 0; i < BUILD_AND_START_TRIES; i++)); do
-    [ "$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$GATEWAY/health/ready" || true)" = 200 ] && break
+    if own_gateway_healthy \
+        && [ "$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$GATEWAY/health/ready" || true)" = 200 ]; then
+        break
+    fi
     if ! kill -0 "$up_pid" 2>/dev/null; then
         echo "'${compose[*]} up --build' exited before the stack was ready:" >&2
         tail -n 40 "$log" >&2
