@@ -1,6 +1,11 @@
 //! Brute-force protection for `/login`: failed attempts counted per username and per
 //! client address in fixed windows. Only failures count, so nobody is slowed by other
 //! people's mistakes, and a blocked key is refused before any password is hashed.
+//!
+//! An attempt is counted when it starts, before its password is hashed, as a reservation:
+//! a success gives it back, a failure (or a client that went away) keeps it. So N guesses
+//! sent at once are checked against the limit as if they came one after another: at most
+//! the limit are hashed, the rest are refused at once.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -41,15 +46,19 @@ impl<K: std::hash::Hash + Eq + Clone> Counter<K> {
     }
 
     /// Time left until `key` may try again, if it is over the limit.
-    fn blocked(&self, key: &K, window: Duration, now: Instant) -> Option<Duration> {
-        let windows = self.lock();
+    fn blocked(
+        &self,
+        windows: &HashMap<K, Window>,
+        key: &K,
+        window: Duration,
+        now: Instant,
+    ) -> Option<Duration> {
         let w = windows.get(key)?;
         let left = window.checked_sub(now.duration_since(w.started))?;
         (w.failures >= self.limit).then_some(left)
     }
 
-    fn fail(&self, key: K, window: Duration, now: Instant) {
-        let mut windows = self.lock();
+    fn fail(&self, windows: &mut HashMap<K, Window>, key: K, window: Duration, now: Instant) {
         if windows.len() >= MAX_TRACKED_KEYS && !windows.contains_key(&key) {
             windows.retain(|_, w| now.duration_since(w.started) < window);
             if windows.len() >= MAX_TRACKED_KEYS {
@@ -75,6 +84,13 @@ impl<K: std::hash::Hash + Eq + Clone> Counter<K> {
         entry.failures = entry.failures.saturating_add(1);
     }
 
+    /// Gives back one counted attempt.
+    fn release(&self, key: &K) {
+        if let Some(w) = self.lock().get_mut(key) {
+            w.failures = w.failures.saturating_sub(1);
+        }
+    }
+
     fn clear(&self, key: &K) {
         self.lock().remove(key);
     }
@@ -98,32 +114,59 @@ impl LoginLimiter {
         }
     }
 
-    /// How long the caller must wait, if either the username or the address is blocked.
-    pub fn check(&self, username: &str, address: IpAddr) -> Option<Duration> {
+    /// Counts an attempt against the username and the address, unless either is over its
+    /// limit: then how long the caller must wait, and nothing is counted. Both counters are
+    /// checked and counted under their locks, so racing attempts cannot overtake the limit.
+    pub fn reserve(&self, username: &str, address: IpAddr) -> Result<LoginAttempt<'_>, Duration> {
         let now = Instant::now();
+        let username = username.to_owned();
+        // Always the username's lock first, then the address's: no lock-order inversion.
+        let mut users = self.by_username.lock();
+        let mut addresses = self.by_address.lock();
         let user = self
             .by_username
-            .blocked(&username.to_owned(), self.window, now);
-        let addr = self.by_address.blocked(&address, self.window, now);
-        user.into_iter().chain(addr).max()
+            .blocked(&users, &username, self.window, now);
+        let addr = self
+            .by_address
+            .blocked(&addresses, &address, self.window, now);
+        if let Some(wait) = user.into_iter().chain(addr).max() {
+            return Err(wait);
+        }
+        self.by_username
+            .fail(&mut users, username.clone(), self.window, now);
+        self.by_address
+            .fail(&mut addresses, address, self.window, now);
+        Ok(LoginAttempt {
+            limiter: self,
+            username,
+            address,
+        })
     }
+}
 
-    /// Counts a failed attempt against both.
-    pub fn record_failure(&self, username: &str, address: IpAddr) {
-        let now = Instant::now();
-        self.by_username.fail(username.to_owned(), self.window, now);
-        self.by_address.fail(address, self.window, now);
-    }
+/// An attempt counted against its username and address. [`LoginAttempt::succeeded`] gives
+/// the count back; dropping it (a wrong password, a client that went away) keeps it.
+#[derive(Debug)]
+#[must_use = "dropping an attempt counts it as a failure"]
+pub struct LoginAttempt<'a> {
+    limiter: &'a LoginLimiter,
+    username: String,
+    address: IpAddr,
+}
 
-    /// A correct password clears the username's count (not the address's: one success
-    /// must not reset an attacker's budget for guessing other accounts).
-    pub fn record_success(&self, username: &str) {
-        self.by_username.clear(&username.to_owned());
+impl LoginAttempt<'_> {
+    /// A correct password: clears the username's count and gives the address its attempt
+    /// back (not its count: one success must not reset an attacker's budget for guessing
+    /// other accounts).
+    pub fn succeeded(self) {
+        self.limiter.by_username.clear(&self.username);
+        self.limiter.by_address.release(&self.address);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn limiter(per_user: u32, per_addr: u32) -> LoginLimiter {
@@ -138,52 +181,94 @@ mod tests {
     const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
     const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
 
+    fn fail(l: &LoginLimiter, username: &str, address: IpAddr) {
+        drop(l.reserve(username, address).expect("not blocked yet"));
+    }
+
     #[test]
     fn a_username_is_blocked_after_its_limit_from_any_address() {
         let l = limiter(3, 100);
         for _ in 0..3 {
-            assert!(l.check("alice", A).is_none());
-            l.record_failure("alice", A);
+            fail(&l, "alice", A);
         }
-        let wait = l.check("alice", B).unwrap();
+        let wait = l.reserve("alice", B).unwrap_err();
         assert!(
             wait <= Duration::from_secs(60) && wait > Duration::from_secs(58),
             "{wait:?}"
         );
-        assert!(l.check("bob", B).is_none(), "other users are not affected");
+        assert!(l.reserve("bob", B).is_ok(), "other users are not affected");
     }
 
     #[test]
     fn an_address_is_blocked_after_its_limit_across_usernames() {
         let l = limiter(100, 5);
         for i in 0..5 {
-            l.record_failure(&format!("user{i}"), A);
+            fail(&l, &format!("user{i}"), A);
         }
-        assert!(l.check("someone", A).is_some());
+        assert!(l.reserve("someone", A).is_err());
         assert!(
-            l.check("someone", B).is_none(),
+            l.reserve("someone", B).is_ok(),
             "other addresses are not affected"
         );
     }
 
     #[test]
-    fn success_clears_the_username_but_not_the_address() {
-        let l = limiter(2, 3);
-        l.record_failure("alice", A);
-        l.record_failure("alice", A);
-        assert!(l.check("alice", B).is_some());
-        l.record_success("alice");
-        assert!(l.check("alice", B).is_none());
-        l.record_failure("carol", A);
-        assert!(l.check("dave", A).is_some(), "address budget kept");
+    fn success_clears_the_username_and_gives_back_only_its_own_attempt() {
+        let l = limiter(3, 3);
+        fail(&l, "alice", A);
+        fail(&l, "alice", A);
+        l.reserve("alice", B).unwrap().succeeded();
+        assert_eq!(l.by_username.lock().get("alice").map(|w| w.failures), None);
+        assert_eq!(
+            l.by_address.lock()[&B].failures,
+            0,
+            "B's attempt given back"
+        );
+        fail(&l, "carol", A);
+        assert!(
+            l.reserve("dave", A).is_err(),
+            "A's earlier failures are kept"
+        );
     }
 
     #[test]
     fn memory_stays_bounded_under_username_cycling() {
         let l = limiter(5, u32::MAX);
         for i in 0..(MAX_TRACKED_KEYS + 10) {
-            l.record_failure(&i.to_string(), A);
+            fail(&l, &i.to_string(), A);
         }
         assert!(l.by_username.lock().len() <= MAX_TRACKED_KEYS);
+    }
+}
+
+#[cfg(test)]
+mod concurrency {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn racing_attempts_never_get_past_the_limit() {
+        let l = LoginLimiter::new(&LoginSettings {
+            max_failures_per_username: 10,
+            max_failures_per_address: 1000,
+            failure_window_seconds: 60,
+            trusted_proxies: vec![],
+        });
+        let admitted = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for i in 0..120u8 {
+                let (l, admitted) = (&l, &admitted);
+                scope.spawn(move || {
+                    let address = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, i));
+                    if let Ok(attempt) = l.reserve("alice", address) {
+                        admitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        // Held while the (slow) password check would run.
+                        std::thread::sleep(Duration::from_millis(20));
+                        drop(attempt);
+                    }
+                });
+            }
+        });
+        assert_eq!(admitted.into_inner(), 10);
     }
 }

@@ -37,16 +37,20 @@ async fn login(
     tracing::Span::current().record("username", username.as_str());
 
     let address = client_address(&req, &state.trusted_proxies);
-    if let Some(wait) = state.limiter.check(&username, address) {
-        tracing::warn!(%address, "login refused: too many failures");
-        return Err(ApiError::TooManyAttempts(wait));
-    }
+    // Counted before the hash runs; given back only on success (see `limiter`).
+    let attempt = match state.limiter.reserve(&username, address) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            tracing::warn!(%address, "login refused: too many failures");
+            return Err(ApiError::TooManyAttempts(wait));
+        }
+    };
     let Some(user) = state.users.authenticate(&username, password).await? else {
-        state.limiter.record_failure(&username, address);
+        drop(attempt);
         tracing::info!(%address, "login failed");
         return Err(ApiError::InvalidCredentials);
     };
-    state.limiter.record_success(&username);
+    attempt.succeeded();
     let refresh = state.refresh.start_family(&user.id).await?;
     tracing::info!("tokens issued");
     respond_with_tokens(&state, &user, refresh)

@@ -88,3 +88,34 @@ async fn a_success_resets_the_usernames_count() {
         200
     );
 }
+
+#[tokio::test]
+async fn simultaneous_guesses_for_one_username_are_checked_at_most_up_to_the_limit() {
+    // 120 wrong passwords at once, each on its own connection and address: without a
+    // reservation before the hash, every one of them was checked against a limit of 10.
+    const GUESSES: usize = 120;
+    let app = spawn(10, 1000).await;
+    let statuses = futures_util::future::join_all((0..GUESSES).map(|i| {
+        let app = &app;
+        async move {
+            let client = reqwest::Client::new();
+            let response = client
+                .post(app.url("/login"))
+                .header("x-forwarded-for", format!("198.51.100.{}", i % 250))
+                .json(&serde_json::json!({ "username": "user1", "password": "guess" }))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            assert!(
+                status != 429 || response.headers().contains_key("retry-after"),
+                "429 without Retry-After"
+            );
+            status
+        }
+    }))
+    .await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((checked, refused), (10, GUESSES - 10), "{statuses:?}");
+}
