@@ -6,6 +6,8 @@ use service_kit::{health, middleware, server};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::task::AbortHandle;
+
 use crate::auth::{JwksCache, TokenVerifier, ed25519};
 use crate::configuration::{Settings, VerificationMode};
 use crate::cors;
@@ -20,6 +22,9 @@ use crate::state::GatewayState;
 pub struct Application {
     main: server::BoundServer,
     admin: server::BoundServer,
+    /// The JWKS refresher, the resolvers and the pool sweepers: each holds its owner only
+    /// weakly and ends once the application (and so the state) is gone.
+    tasks: Vec<AbortHandle>,
 }
 
 /// The admin listener: `GET /metrics` in the Prometheus text format.
@@ -48,10 +53,12 @@ impl Application {
                  decoded for every token checked"
             );
         }
+        let mut tasks = Vec::new();
         let jwks = match settings.jwt.mode {
             VerificationMode::Jwks => {
                 let cache = Arc::new(JwksCache::new(&settings.jwt)?);
-                cache.spawn_refresher(Duration::from_secs(settings.jwt.jwks_refresh_seconds));
+                let refresh = Duration::from_secs(settings.jwt.jwks_refresh_seconds);
+                tasks.push(cache.spawn_refresher(refresh).abort_handle());
                 Some(cache)
             }
             VerificationMode::Hs256 => None,
@@ -64,8 +71,8 @@ impl Application {
         let resolve_every = Duration::from_secs(settings.proxy.resolve_interval_seconds);
         for upstream in routes.upstreams() {
             upstream.resolve_blocking();
-            upstream.spawn_resolver(resolve_every);
-            upstream.spawn_sweeper();
+            tasks.push(upstream.spawn_resolver(resolve_every).abort_handle());
+            tasks.push(upstream.spawn_sweeper().abort_handle());
         }
         let metrics = Arc::new(Metrics::default());
         let verifier = TokenVerifier::new(&settings.jwt, jwks.clone(), Arc::clone(&metrics))?;
@@ -93,6 +100,7 @@ impl Application {
         Ok(Self {
             main: server,
             admin: admin_server(&settings, metrics)?,
+            tasks,
         })
     }
 
@@ -104,6 +112,11 @@ impl Application {
     /// The port of the admin listener (`/metrics`).
     pub fn admin_port(&self) -> u16 {
         self.admin.port()
+    }
+
+    /// Handles of the background tasks, to see that they end with the application.
+    pub fn background_tasks(&self) -> Vec<AbortHandle> {
+        self.tasks.clone()
     }
 
     /// A handle to stop the public listener (tests drive graceful shutdown with it).

@@ -11,6 +11,7 @@ mod connections;
 mod helpers;
 mod hop_by_hop;
 mod jwks;
+mod lifecycle;
 mod operations;
 mod proxy;
 mod tokens;
