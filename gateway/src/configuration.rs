@@ -91,6 +91,9 @@ pub struct JwtSettings {
     pub leeway_seconds: u64,
     /// Tokens longer than this are refused unparsed.
     pub max_token_bytes: usize,
+    /// Status of a refusal for a missing or invalid token: 403, the seed's, or 401, what
+    /// RFC 6750 names (clients that refresh on 401 want it). A missing role stays 403.
+    pub refusal_status: u16,
     /// Verified tokens remembered until they expire (0: verify every time).
     pub cache_capacity: usize,
 }
@@ -202,6 +205,9 @@ impl Settings {
     /// Refuses settings that are unsafe or inconsistent. The route table itself is checked
     /// when it is built (see [`crate::routing::RouteTable::new`]).
     pub fn validate(&self) -> anyhow::Result<()> {
+        if ![401, 403].contains(&self.jwt.refusal_status) {
+            anyhow::bail!("jwt.refusal_status must be 401 or 403");
+        }
         match self.jwt.mode {
             VerificationMode::Hs256 => service_kit::secrets::check_shared_secret(
                 "GATEWAY__JWT__SECRET",

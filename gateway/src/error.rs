@@ -7,6 +7,8 @@ use actix_web::{HttpResponse, ResponseError};
 use service_kit::errors::{INTERNAL_ERROR, json_error};
 use shared::messages;
 
+use actix_web::http::header::{HeaderValue, WWW_AUTHENTICATE};
+
 use crate::auth::Rejection;
 use crate::pool::SendError;
 
@@ -55,18 +57,59 @@ impl AttemptError {
     }
 }
 
-/// Why the gateway answered instead of the upstream.
+/// Why a protected route refused its caller.
 #[derive(Debug, thiserror::Error)]
-pub enum GatewayError {
-    /// A protected route was called without a token.
+pub enum Refusal {
+    /// No token.
     #[error("token missing")]
     TokenMissing,
     /// The token did not verify; the reason is logged, never answered.
     #[error("token invalid: {0}")]
-    TokenInvalid(#[from] crate::auth::Rejection),
+    TokenInvalid(Rejection),
     /// The token is valid but carries none of the roles the route requires.
     #[error("missing role")]
     MissingRole,
+}
+
+/// The realm named in `WWW-Authenticate` challenges.
+pub const REALM: &str = "api";
+
+impl Refusal {
+    /// The RFC 6750 challenge: no error code when no token came (§3.1), `invalid_token`
+    /// with a description that tells an expired token apart (so clients know to refresh,
+    /// and nothing else is disclosed), `insufficient_scope` for a missing role.
+    pub fn challenge(&self) -> String {
+        let error = match self {
+            Self::TokenMissing => return format!("Bearer realm=\"{REALM}\""),
+            Self::TokenInvalid(Rejection::Expired) => ("invalid_token", "The access token expired"),
+            Self::TokenInvalid(_) => ("invalid_token", "The access token is invalid"),
+            Self::MissingRole => (
+                "insufficient_scope",
+                "The access token lacks a role this route requires",
+            ),
+        };
+        format!(
+            "Bearer realm=\"{REALM}\", error=\"{}\", error_description=\"{}\"",
+            error.0, error.1
+        )
+    }
+}
+
+/// Why the gateway answered instead of the upstream.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// A protected route refused the caller, with this status: the configured refusal
+    /// status (403 or 401) for a missing or invalid token, always 403 for a missing role.
+    #[error("{refusal}")]
+    Refused {
+        /// Why.
+        refusal: Refusal,
+        /// The status answered.
+        status: StatusCode,
+    },
+    /// The signing keys were never fetched: the token cannot be checked yet.
+    #[error("keys unavailable")]
+    KeysUnavailable,
     /// No route matches the path.
     #[error("no route")]
     NotFound,
@@ -130,8 +173,8 @@ impl std::fmt::Display for Chain<'_> {
 impl ResponseError for GatewayError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::TokenInvalid(Rejection::KeysUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::TokenMissing | Self::TokenInvalid(_) | Self::MissingRole => StatusCode::FORBIDDEN,
+            Self::Refused { status, .. } => *status,
+            Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::UnsafePath | Self::BadBody(_) => StatusCode::BAD_REQUEST,
             Self::PathTooLong => StatusCode::URI_TOO_LONG,
@@ -148,16 +191,25 @@ impl ResponseError for GatewayError {
 
     fn error_response(&self) -> HttpResponse {
         let message = match self {
-            Self::TokenMissing => messages::TOKEN_MISSING.to_owned(),
-            Self::TokenInvalid(Rejection::KeysUnavailable) => {
+            Self::Refused { refusal, .. } => {
+                let message = match refusal {
+                    Refusal::TokenMissing => messages::TOKEN_MISSING,
+                    Refusal::TokenInvalid(reason) => {
+                        tracing::info!(%reason, "token rejected");
+                        messages::TOKEN_INVALID
+                    }
+                    Refusal::MissingRole => "Token lacks a role this route requires.",
+                };
+                let mut response = json_error(self.status_code(), message.to_owned());
+                if let Ok(value) = HeaderValue::from_str(&refusal.challenge()) {
+                    response.headers_mut().insert(WWW_AUTHENTICATE, value);
+                }
+                return response;
+            }
+            Self::KeysUnavailable => {
                 tracing::warn!("token not verifiable: JWKS never fetched");
                 "Token verification is unavailable.".to_owned()
             }
-            Self::TokenInvalid(reason) => {
-                tracing::info!(%reason, "token rejected");
-                messages::TOKEN_INVALID.to_owned()
-            }
-            Self::MissingRole => "Token lacks a role this route requires.".to_owned(),
             Self::NotFound => "Not found.".to_owned(),
             Self::UnsafePath => "Path contains dot segments or encoded separators.".to_owned(),
             Self::PathTooLong => "Request path is too long.".to_owned(),

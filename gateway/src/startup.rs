@@ -1,5 +1,6 @@
 //! Building the gateway: route table, verifier, proxy client, middleware, listener.
 
+use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, web};
 use service_kit::{health, middleware, server};
 
@@ -76,9 +77,13 @@ impl Application {
         }
         let metrics = Arc::new(Metrics::default());
         let verifier = TokenVerifier::new(&settings.jwt, jwks.clone(), Arc::clone(&metrics))?;
+        // Checked to be 401 or 403 when the settings were loaded.
+        let refusal_status =
+            StatusCode::from_u16(settings.jwt.refusal_status).unwrap_or(StatusCode::FORBIDDEN);
         let proxy = Proxy::new(
             routes,
             verifier,
+            refusal_status,
             &settings.proxy,
             &settings.identity,
             Arc::clone(&metrics),

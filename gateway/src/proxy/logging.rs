@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Refusal};
 use crate::metrics::{Metrics, ReasonLabels, RequestLabels, RouteLabels};
 use crate::proxy::context::RequestContext;
 
@@ -22,7 +22,11 @@ pub fn logging(
         Err(error) => error.status_code().as_u16(),
     };
     if let Err(error) = result {
-        if let GatewayError::TokenInvalid(reason) = error {
+        if let GatewayError::Refused {
+            refusal: Refusal::TokenInvalid(reason),
+            ..
+        } = error
+        {
             metrics
                 .token_rejections
                 .get_or_create(&ReasonLabels {

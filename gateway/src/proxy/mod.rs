@@ -23,6 +23,7 @@ mod upstream_request;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use service_kit::RequestId;
 use service_kit::assertion::IdentitySigner;
@@ -58,6 +59,8 @@ pub struct Proxy {
     request_timeout: Duration,
     signer: IdentitySigner,
     metrics: Arc<Metrics>,
+    /// Status of a refusal for a missing or invalid token (403 or 401).
+    refusal_status: StatusCode,
 }
 
 impl Proxy {
@@ -65,6 +68,7 @@ impl Proxy {
     pub fn new(
         routes: RouteTable,
         verifier: TokenVerifier,
+        refusal_status: StatusCode,
         settings: &ProxySettings,
         identity: &IdentitySettings,
         metrics: Arc<Metrics>,
@@ -73,6 +77,7 @@ impl Proxy {
         Ok(Self {
             routes,
             verifier,
+            refusal_status,
             connector: Connector::new(Duration::from_millis(settings.connect_timeout_ms)),
             max_body_bytes: settings.max_body_bytes,
             retry: RetryPolicy {
@@ -108,7 +113,8 @@ impl Proxy {
         payload: web::Payload,
         ctx: &mut RequestContext<'a>,
     ) -> Result<HttpResponse, GatewayError> {
-        let route = request_filter(&self.routes, &self.verifier, req, ctx).await?;
+        let route =
+            request_filter(&self.routes, &self.verifier, self.refusal_status, req, ctx).await?;
         self.forward(req, payload, route, ctx).await
     }
 

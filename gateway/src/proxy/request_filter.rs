@@ -3,18 +3,22 @@
 //! upstream.
 
 use actix_web::HttpRequest;
+use actix_web::http::StatusCode;
 
-use crate::auth::{self, TokenVerifier};
+use crate::auth::{self, Rejection, TokenVerifier};
 use crate::configuration::Access;
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Refusal};
 use crate::proxy::context::RequestContext;
 use crate::routing::{Route, RouteTable, is_safe_path};
 
 /// Matches the route for the request's path and, on a protected route, verifies the token
 /// and the roles; the route and the identity go into `ctx`.
+/// `refusal_status` answers a missing or invalid token (403 or 401); a missing role is
+/// always 403 (RFC 6750 §3.1, `insufficient_scope`).
 pub async fn request_filter<'a>(
     routes: &'a RouteTable,
     verifier: &TokenVerifier,
+    refusal_status: StatusCode,
     req: &HttpRequest,
     ctx: &mut RequestContext<'a>,
 ) -> Result<&'a Route, GatewayError> {
@@ -25,10 +29,21 @@ pub async fn request_filter<'a>(
     let route = routes.find(path).ok_or(GatewayError::NotFound)?;
     ctx.route = Some(route);
     if route.access == Access::Protected {
-        let token = auth::token_from(req.headers()).ok_or(GatewayError::TokenMissing)?;
-        let identity = verifier.verify(token).await?;
+        let refused = |refusal| GatewayError::Refused {
+            refusal,
+            status: refusal_status,
+        };
+        let token = auth::token_from(req.headers()).ok_or(refused(Refusal::TokenMissing))?;
+        let identity = match verifier.verify(token).await {
+            Ok(identity) => identity,
+            Err(Rejection::KeysUnavailable) => return Err(GatewayError::KeysUnavailable),
+            Err(reason) => return Err(refused(Refusal::TokenInvalid(reason))),
+        };
         if !route.admits(&identity.identity.roles) {
-            return Err(GatewayError::MissingRole);
+            return Err(GatewayError::Refused {
+                refusal: Refusal::MissingRole,
+                status: StatusCode::FORBIDDEN,
+            });
         }
         ctx.identity = Some(identity);
     }

@@ -293,3 +293,80 @@ async fn a_route_with_roles_admits_only_tokens_carrying_one() {
         }
     }
 }
+
+/// The `WWW-Authenticate` challenge and status of a `/protected` or `/admin` request.
+async fn challenge(app: &TestApp, path: &str, token: Option<&str>) -> (u16, String, Value) {
+    let mut request = app.client.get(app.url(path));
+    if let Some(token) = token {
+        request = request.header("x-access-token", token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let header = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, header, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn refusals_carry_an_rfc_6750_challenge_that_only_tells_expiry_apart() {
+    let app = spawn_app().await;
+    let good = app.claims("user1");
+    let expired = app.sign(&with(good.clone(), "exp", json!(now() - 3600)));
+    let tampered = format!("{}x", &app.sign(&good)[..app.sign(&good).len() - 1]);
+    let cases = [
+        (
+            None,
+            r#"Bearer realm="api""#,
+            "Token is missing!",
+            "no token: no error code",
+        ),
+        (
+            Some(expired.as_str()),
+            r#"Bearer realm="api", error="invalid_token", error_description="The access token expired""#,
+            "Token is invalid!",
+            "expired: the client should refresh",
+        ),
+        (
+            Some(tampered.as_str()),
+            r#"Bearer realm="api", error="invalid_token", error_description="The access token is invalid""#,
+            "Token is invalid!",
+            "tampered: no reason disclosed",
+        ),
+    ];
+    for (token, expected, message, why) in cases {
+        let (status, header, body) = challenge(&app, "/protected", token).await;
+        assert_eq!(status, 403, "{why}: the seed's status by default");
+        assert_eq!(header, expected, "{why}");
+        assert_eq!(
+            body,
+            json!({ "message": message }),
+            "{why}: the seed's body"
+        );
+    }
+    let (status, header, _) = challenge(&app, "/admin", Some(&app.sign(&good))).await;
+    assert_eq!(status, 403);
+    assert!(header.contains(r#"error="insufficient_scope""#), "{header}");
+}
+
+#[tokio::test]
+async fn a_setting_answers_missing_and_invalid_tokens_with_401_and_a_missing_role_with_403() {
+    let app = crate::helpers::spawn_app_with(|s| s.jwt.refusal_status = 401).await;
+    let good = app.claims("user1");
+    let expired = app.sign(&with(good.clone(), "exp", json!(now() - 3600)));
+    assert_eq!(challenge(&app, "/protected", None).await.0, 401);
+    let (status, header, body) = challenge(&app, "/protected", Some(&expired)).await;
+    assert_eq!(
+        (status, body),
+        (401, json!({"message": "Token is invalid!"}))
+    );
+    assert!(header.contains("expired"), "{header}");
+    assert_eq!(
+        challenge(&app, "/admin", Some(&app.sign(&good))).await.0,
+        403
+    );
+    let (status, _, _) = challenge(&app, "/protected", Some(&app.sign(&good))).await;
+    assert_eq!(status, 200, "valid tokens are unaffected");
+}
