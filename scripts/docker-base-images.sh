@@ -12,7 +12,9 @@
 #                              through whatever this machine trusts
 #
 # The names are read from the Dockerfile's ARG defaults, so they cannot drift from it.
-# Prints the two names. The mirror for debootstrap and apt is the one apt on this machine uses.
+# Prints the two names; with the argument `runtime`, makes and prints only the first (what
+# the Dockerfile's `prebuilt` target needs). The mirror for debootstrap and apt is the one
+# apt on this machine uses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -86,6 +88,7 @@ EOF
 }
 
 have_image "$RUNTIME_IMAGE" || make_debian
-have_image "$BUILDER_IMAGE" || make_rust
 echo "$RUNTIME_IMAGE"
+[ "${1:-}" = runtime ] && exit 0
+have_image "$BUILDER_IMAGE" || make_rust
 echo "$BUILDER_IMAGE"
