@@ -1,0 +1,85 @@
+//! Unit tests of the auth-service's settings: profiles and the checks on them.
+
+use super::*;
+use std::collections::HashMap;
+
+fn load(environment: Environment, vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Settings::load_with(environment, EnvVars::Given(vars))
+}
+
+const STRONG: &str = "9f1c2e7a5b3d4f60a8e1c2d3b4a5f6e7d8c9b0a1";
+
+#[test]
+fn local_profile_serves_the_seeds_demo_user_on_8081_with_eddsa() {
+    let settings = load(Environment::Local, &[]).unwrap();
+    assert_eq!(settings.application.port, 8081);
+    assert_eq!(settings.jwt.algorithm, SigningAlgorithm::EdDSA);
+    assert!(settings.registration.enabled);
+    assert_eq!(settings.users.demo.len(), 1);
+    assert_eq!(settings.users.demo[0].username, "user1");
+}
+
+#[test]
+fn production_with_eddsa_needs_no_secret_and_closes_registration() {
+    let settings = load(Environment::Production, &[]).unwrap();
+    assert_eq!(settings.application.host, "0.0.0.0");
+    assert!(!settings.registration.enabled);
+    assert!(settings.users.demo.is_empty());
+}
+
+#[test]
+fn production_hs256_refuses_a_missing_or_default_secret() {
+    let hs = ("AUTH__JWT__ALGORITHM", "HS256");
+    let missing = load(Environment::Production, &[hs]).unwrap_err();
+    assert!(missing.to_string().contains("not set"), "{missing}");
+    let default = load(
+        Environment::Production,
+        &[
+            hs,
+            (
+                "AUTH__JWT__SECRET",
+                service_kit::secrets::LOCAL_DEVELOPMENT_SECRET,
+            ),
+        ],
+    )
+    .unwrap_err();
+    assert!(default.to_string().contains("example"), "{default}");
+    load(
+        Environment::Production,
+        &[hs, ("AUTH__JWT__SECRET", STRONG)],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_demo_user_needs_exactly_one_of_password_and_hash() {
+    let mut settings = load(Environment::Local, &[]).unwrap();
+    assert!(
+        settings.users.demo[0].password_hash.is_some(),
+        "local ships a hash"
+    );
+    let refused = |settings: &Settings| {
+        settings
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("exactly one")
+    };
+    settings.users.demo[0].password = Some("password123".to_owned().into());
+    assert!(refused(&settings), "both");
+    settings.users.demo[0].password = None;
+    settings.users.demo[0].password_hash = None;
+    assert!(refused(&settings), "neither");
+}
+
+#[test]
+fn production_refuses_demo_users() {
+    let mut settings = load(Environment::Production, &[]).unwrap();
+    settings.users.demo = load(Environment::Local, &[]).unwrap().users.demo;
+    let err = settings.validate().unwrap_err();
+    assert!(err.to_string().contains("demo users"), "{err}");
+}
