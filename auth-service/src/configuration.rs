@@ -175,8 +175,7 @@ impl Settings {
         file: Option<&std::path::Path>,
         env_vars: EnvVars,
     ) -> anyhow::Result<Self> {
-        let mut settings: Self =
-            configuration::load_layered(&SOURCES, environment, file, env_vars)?;
+        let mut settings: Self = configuration::load(&SOURCES, environment, file, env_vars)?;
         settings.environment = environment;
         settings.public_url = configuration::check_public_url("public_url", &settings.public_url)?;
         if settings.jwt.issuer.is_empty() {

@@ -51,7 +51,7 @@ impl Settings {
         file: Option<&std::path::Path>,
         env_vars: EnvVars,
     ) -> anyhow::Result<Self> {
-        let settings: Self = configuration::load_layered(&SOURCES, environment, file, env_vars)?;
+        let settings: Self = configuration::load(&SOURCES, environment, file, env_vars)?;
         service_kit::secrets::check_shared_secret(
             "RESOURCE__IDENTITY__SECRET",
             &settings.identity.secret,

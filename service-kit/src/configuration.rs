@@ -101,19 +101,9 @@ pub enum EnvVars {
     Given(HashMap<String, String>),
 }
 
-/// Builds settings of type `T` from the embedded files and the environment, with the
-/// settings file the environment names, if any.
-pub fn load<T: DeserializeOwned>(
-    sources: &Sources,
-    environment: Environment,
-    env_vars: EnvVars,
-) -> anyhow::Result<T> {
-    load_layered(sources, environment, None, env_vars)
-}
-
 /// Builds settings of type `T` from every layer; `file` (from `--config`) wins over the
 /// `<PREFIX>_CONFIG` variable.
-pub fn load_layered<T: DeserializeOwned>(
+pub fn load<T: DeserializeOwned>(
     sources: &Sources,
     environment: Environment,
     file: Option<&Path>,

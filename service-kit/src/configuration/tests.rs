@@ -30,12 +30,13 @@ fn vars(pairs: &[(&str, &str)]) -> EnvVars {
 
 #[test]
 fn overlay_wins_over_base_and_environment_wins_over_overlay() {
-    let local: Demo = load(&SOURCES, Environment::Local, vars(&[])).unwrap();
+    let local: Demo = load(&SOURCES, Environment::Local, None, vars(&[])).unwrap();
     assert_eq!((local.name.as_str(), local.application.port), ("base", 2));
 
     let prod: Demo = load(
         &SOURCES,
         Environment::Production,
+        None,
         vars(&[("DEMO__APPLICATION__PORT", "9000"), ("DEMO__NAME", "env")]),
     )
     .unwrap();
@@ -56,8 +57,13 @@ fn a_settings_file_sits_between_the_overlay_and_the_environment() {
     .unwrap();
     let path = file.to_str().unwrap();
 
-    let from_variable: Demo =
-        load(&SOURCES, Environment::Local, vars(&[("DEMO_CONFIG", path)])).unwrap();
+    let from_variable: Demo = load(
+        &SOURCES,
+        Environment::Local,
+        None,
+        vars(&[("DEMO_CONFIG", path)]),
+    )
+    .unwrap();
     assert_eq!(from_variable.name, "file");
     assert_eq!(
         from_variable.application.port, 3,
@@ -65,7 +71,7 @@ fn a_settings_file_sits_between_the_overlay_and_the_environment() {
     );
     assert_eq!(from_variable.tags, ["a"]);
 
-    let with_env: Demo = load_layered(
+    let with_env: Demo = load(
         &SOURCES,
         Environment::Local,
         Some(&file),
@@ -89,8 +95,7 @@ fn a_missing_or_broken_settings_file_is_named() {
     std::fs::write(&broken, "[application\nport = ").unwrap();
     let missing = dir.join("missing.toml");
     for (path, why) in [(&missing, "missing"), (&broken, "not TOML")] {
-        let err =
-            load_layered::<Demo>(&SOURCES, Environment::Local, Some(path), vars(&[])).unwrap_err();
+        let err = load::<Demo>(&SOURCES, Environment::Local, Some(path), vars(&[])).unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains(path.to_str().unwrap()), "{why}: {text}");
     }
@@ -102,6 +107,7 @@ fn a_non_numeric_port_is_a_clear_error() {
     let err = load::<Demo>(
         &SOURCES,
         Environment::Local,
+        None,
         vars(&[("DEMO__APPLICATION__PORT", "http")]),
     )
     .unwrap_err();
