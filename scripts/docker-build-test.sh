@@ -56,7 +56,9 @@ echo 'pub use serde;' >drift-probe/src/lib.rs
 sed -i 's/^members = \[/members = [\n    "drift-probe",/' Cargo.toml
 # The new member's entry in the lock file, as `cargo build` would write it.
 cargo update --workspace --offline >/dev/null 2>&1 || cargo update --workspace >/dev/null 2>&1
-echo '// edited' >>gateway/src/main.rs
+# Unique bytes every run: a Docker cache kept from an earlier run of this test must not hold
+# a layer for the edited tree, or the planner check below would see "Using cache".
+echo "// edited $(date +%s%N) $$" >>gateway/src/main.rs
 cd "$repo"
 
 echo "== 3. the builder stage again"
