@@ -30,7 +30,8 @@ async fn main() -> anyhow::Result<ExitCode> {
         Next::Serve(settings) => settings,
         Next::Exit(code) => return Ok(code),
     };
-    service_kit::telemetry::init(settings.telemetry.format);
+    // Kept until the server has stopped, so the last lines are written out.
+    let _logs = service_kit::telemetry::init(settings.telemetry.format);
     let application = Application::build(settings)?;
     tracing::info!(port = application.port(), "gateway listening");
     application.run_until_stopped().await?;

@@ -93,7 +93,8 @@ pub async fn test_settings(backend: &Backend) -> Settings {
 /// Starts the service with `settings`. Set `TEST_LOG=1` to see its logs.
 pub async fn spawn_with(settings: Settings) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
-        service_kit::telemetry::init(Default::default());
+        // Leaked on purpose: the writer must outlive every test of the process.
+        std::mem::forget(service_kit::telemetry::init(Default::default()));
     }
     let app = Application::build(settings.clone()).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -4,6 +4,7 @@
 // A panic is how a test reports failure.
 #![allow(clippy::unwrap_used)]
 
+mod access_log;
 mod assertions;
 mod balancing;
 mod cli;
