@@ -21,6 +21,7 @@ pub const SOURCES: Sources = Sources {
         "cors.allowed_methods",
         "cors.allowed_headers",
         "cors.expose_headers",
+        "jwt.username_claims",
     ],
 };
 
@@ -50,6 +51,9 @@ pub struct Settings {
     pub upstreams: HashMap<String, UpstreamSettings>,
     /// The route table.
     pub routes: Vec<RouteSettings>,
+    /// Token issuers accepted besides our auth-service (the `[jwt]` section).
+    #[serde(default)]
+    pub providers: Vec<ProviderSettings>,
     /// The overlay these settings were loaded with (not read from the files).
     #[serde(skip, default = "local")]
     pub environment: Environment,
@@ -96,6 +100,11 @@ pub struct JwtSettings {
     pub refusal_status: u16,
     /// Verified tokens remembered until they expire (0: verify every time).
     pub cache_capacity: usize,
+    /// Claims the username is read from, the first one present winning (every provider
+    /// has its own list; this is our auth-service's).
+    pub username_claims: Vec<String>,
+    /// Where roles are read from: `scope` or a JSON pointer (our auth-service's `/roles`).
+    pub roles_claim: String,
 }
 
 /// Which browser origins may call the API (CORS).
@@ -216,8 +225,8 @@ impl Settings {
             VerificationMode::Jwks => {
                 let url = reqwest::Url::parse(&self.jwt.jwks_url)
                     .map_err(|e| anyhow::anyhow!("jwt.jwks_url is not a URL: {e}"))?;
-                if url.scheme() != "http" {
-                    anyhow::bail!("jwt.jwks_url must be an http:// URL on the private network");
+                if !matches!(url.scheme(), "http" | "https") {
+                    anyhow::bail!("jwt.jwks_url must be an http:// or https:// URL");
                 }
                 if self.jwt.jwks_refresh_seconds == 0 {
                     anyhow::bail!("jwt.jwks_refresh_seconds must be positive");
@@ -235,6 +244,14 @@ impl Settings {
         if self.jwt.issuer.is_empty() || self.jwt.audience.is_empty() {
             anyhow::bail!("jwt.issuer and jwt.audience must not be empty");
         }
+        if self.jwt.username_claims.is_empty() {
+            anyhow::bail!("jwt.username_claims must list at least one claim");
+        }
+        RolesClaim::parse("jwt.roles_claim", &self.jwt.roles_claim)?;
+        if self.jwt.mode == VerificationMode::Hs256 && !self.providers.is_empty() {
+            anyhow::bail!("providers need jwt.mode = \"jwks\": HS256 mode trusts one secret only");
+        }
+        check_providers(&self.jwt.issuer, &self.providers)?;
         check_routes(&self.routes, &self.upstreams)
     }
 }
@@ -269,6 +286,9 @@ pub fn check_routes(
     }
     Ok(())
 }
+
+mod providers;
+pub use providers::{KNOWN_ALGORITHMS, ProviderSettings, RolesClaim, check_providers};
 
 #[cfg(test)]
 mod tests;

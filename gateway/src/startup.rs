@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::task::AbortHandle;
 
-use crate::auth::{JwksCache, TokenVerifier, ed25519};
+use crate::auth::{JwksCache, Providers, TokenVerifier, ed25519};
 use crate::configuration::{Settings, VerificationMode};
 use crate::cors;
 use crate::metrics::Metrics;
@@ -76,7 +76,13 @@ impl Application {
             tasks.push(upstream.spawn_sweeper().abort_handle());
         }
         let metrics = Arc::new(Metrics::default());
-        let verifier = TokenVerifier::new(&settings.jwt, jwks.clone(), Arc::clone(&metrics))?;
+        let providers = Providers::new(&settings, jwks.clone())?;
+        let refresh = Duration::from_secs(settings.jwt.jwks_refresh_seconds);
+        for refresher in providers.spawn_refreshers(refresh) {
+            tasks.push(refresher.abort_handle());
+        }
+        let verifier =
+            TokenVerifier::with_providers(&settings.jwt, providers, Arc::clone(&metrics));
         // Checked to be 401 or 403 when the settings were loaded.
         let refusal_status =
             StatusCode::from_u16(settings.jwt.refusal_status).unwrap_or(StatusCode::FORBIDDEN);

@@ -1,60 +1,53 @@
-//! The auth-service's public keys, fetched from its JWKS and cached.
+//! One provider's public keys, fetched from its JWKS and cached.
 //!
 //! Refreshed on a timer; a token with a `kid` the cache does not know triggers one refetch,
 //! at most once per cooldown, so random kids cannot turn the gateway into a flood against
-//! the auth-service. While the auth-service is down, the cached keys keep serving.
+//! the provider. While the provider is down, the cached keys keep serving. Without a
+//! configured JWKS URL, the provider's OpenID discovery document names it.
+
+mod keys;
 
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+
+pub use keys::{VerifyingKey, template};
 
 use super::Rejection;
-use super::verifier::base_validation;
-use crate::configuration::JwtSettings;
+use super::http_client::{KeysClient, keys_client};
+use crate::configuration::{JwtSettings, ProviderSettings};
 
-/// Time for one JWKS fetch, connection included.
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 /// Retry pace, for both the timer and unknown kids, until the first fetch succeeds (the
 /// gateway may well start before the auth-service).
 pub const UNLOADED_RETRY: Duration = Duration::from_millis(500);
-/// Largest JWKS document read.
+/// Largest JWKS or discovery document read.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
-
-/// A key with the one algorithm it may verify.
-#[derive(Clone)]
-pub struct VerifyingKey {
-    /// The public key.
-    pub key: DecodingKey,
-    /// Validation rules with the algorithm pinned to this key's.
-    pub validation: Validation,
-}
-
-impl std::fmt::Debug for VerifyingKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifyingKey")
-            .field("algorithms", &self.validation.algorithms)
-            .finish_non_exhaustive()
-    }
-}
 
 type KeyMap = HashMap<String, Arc<VerifyingKey>>;
 
-/// The cache of published keys.
+/// The cache of one provider's published keys.
 pub struct JwksCache {
-    url: String,
-    client: reqwest::Client,
-    settings: JwtSettings,
+    /// The provider's name, for logs.
+    name: String,
+    issuer: String,
+    /// The configured JWKS URL; empty: discovered.
+    configured_url: String,
+    discovered_url: RwLock<Option<String>>,
+    client: KeysClient,
+    allowed: Vec<Algorithm>,
+    template: Validation,
     cooldown: Duration,
     keys: RwLock<Option<Arc<KeyMap>>>,
-    /// Bumped whenever the set of key ids changes, so verified-token caches forget.
-    generation: AtomicU64,
+    /// Bumped whenever the set of key ids changes, so verified-token caches forget; shared
+    /// by every provider's cache.
+    generation: Arc<AtomicU64>,
     /// One fetch at a time; holds when the last fetch for an unknown kid started.
     /// Scheduled refreshes do not count against the cooldown.
     fetching: tokio::sync::Mutex<Option<Instant>>,
@@ -63,27 +56,53 @@ pub struct JwksCache {
 impl std::fmt::Debug for JwksCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwksCache")
-            .field("url", &self.url)
+            .field("provider", &self.name)
+            .field("url", &self.configured_url)
             .finish_non_exhaustive()
     }
 }
 
 impl JwksCache {
-    /// An empty cache for the configured JWKS URL.
+    /// An empty cache for the default provider, our auth-service, as `[jwt]` sets it up.
     pub fn new(settings: &JwtSettings) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        Self::for_provider(
+            &ProviderSettings::from_jwt(settings),
+            settings,
+            Arc::new(AtomicU64::new(0)),
+        )
+    }
+
+    /// An empty cache for `provider`; `jwt` gives the leeway and the refetch cooldown, and
+    /// `generation` is the counter shared by all providers' caches.
+    pub fn for_provider(
+        provider: &ProviderSettings,
+        jwt: &JwtSettings,
+        generation: Arc<AtomicU64>,
+    ) -> anyhow::Result<Self> {
+        let allowed = provider
+            .algorithms
+            .iter()
+            .map(|a| Algorithm::from_str(a).map_err(|_| anyhow::anyhow!("algorithm {a:?}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
-            url: settings.jwks_url.clone(),
-            client,
-            settings: settings.clone(),
-            cooldown: Duration::from_secs(settings.jwks_refetch_cooldown_seconds),
+            name: provider.name.clone(),
+            issuer: provider.issuer.clone(),
+            configured_url: provider.jwks_url.clone(),
+            discovered_url: RwLock::new(None),
+            client: keys_client(provider.ca_file.as_deref())
+                .with_context(|| format!("provider {}", provider.name))?,
+            allowed,
+            template: template(&provider.issuer, &provider.audiences, jwt.leeway_seconds),
+            cooldown: Duration::from_secs(jwt.jwks_refetch_cooldown_seconds),
             keys: RwLock::new(None),
-            generation: AtomicU64::new(0),
+            generation,
             fetching: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// The provider's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     fn snapshot(&self) -> Option<Arc<KeyMap>> {
@@ -96,6 +115,11 @@ impl JwksCache {
     /// Changes whenever the published key ids change.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
+    }
+
+    /// The counter behind [`Self::generation`], for caches that share it.
+    pub fn generation_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.generation)
     }
 
     /// Whether keys have been fetched at least once.
@@ -121,7 +145,7 @@ impl JwksCache {
         if last.is_none_or(|at| at.elapsed() >= cooldown) {
             *last = Some(Instant::now());
             if let Err(e) = self.fetch().await {
-                tracing::warn!(error = %format!("{e:#}"), "JWKS refetch for an unknown kid failed");
+                tracing::warn!(provider = %self.name, error = %format!("{e:#}"), "JWKS refetch for an unknown kid failed");
             }
         }
         drop(last);
@@ -138,27 +162,52 @@ impl JwksCache {
     }
 
     async fn fetch(&self) -> anyhow::Result<()> {
-        let response = self
-            .client
-            .get(&self.url)
-            .send()
-            .await
-            .context("fetching the JWKS")?;
-        if !response.status().is_success() {
-            anyhow::bail!("JWKS answered {}", response.status());
-        }
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX_JWKS_BYTES as u64)
-        {
-            anyhow::bail!("JWKS is larger than {MAX_JWKS_BYTES} bytes");
-        }
-        let body = response.bytes().await.context("reading the JWKS")?;
-        if body.len() > MAX_JWKS_BYTES {
-            anyhow::bail!("JWKS is larger than {MAX_JWKS_BYTES} bytes");
-        }
+        let url = self.jwks_url().await?;
+        let body = self.client.get(&url, MAX_JWKS_BYTES).await?;
         let set: JwkSet = serde_json::from_slice(&body).context("parsing the JWKS")?;
         self.install(&set)
+    }
+
+    /// The configured JWKS URL, else the one the provider's discovery document names
+    /// (fetched once, then remembered).
+    async fn jwks_url(&self) -> anyhow::Result<String> {
+        if !self.configured_url.is_empty() {
+            return Ok(self.configured_url.clone());
+        }
+        let known = match self.discovered_url.read() {
+            Ok(url) => url.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if let Some(url) = known {
+            return Ok(url);
+        }
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        );
+        let body = self.client.get(&url, MAX_JWKS_BYTES).await?;
+        let document: Discovery =
+            serde_json::from_slice(&body).context("parsing the discovery document")?;
+        // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer it was
+        // fetched for, exactly.
+        if document.issuer != self.issuer {
+            anyhow::bail!(
+                "the discovery document names issuer {:?}, not {:?}",
+                document.issuer,
+                self.issuer
+            );
+        }
+        if !(document.jwks_uri.starts_with("https://") || document.jwks_uri.starts_with("http://"))
+        {
+            anyhow::bail!("jwks_uri {:?} is not an http(s) URL", document.jwks_uri);
+        }
+        tracing::info!(provider = %self.name, jwks_uri = %document.jwks_uri, "JWKS URL discovered");
+        let slot = Some(document.jwks_uri.clone());
+        match self.discovered_url.write() {
+            Ok(mut url) => *url = slot,
+            Err(poisoned) => *poisoned.into_inner() = slot,
+        }
+        Ok(document.jwks_uri)
     }
 
     /// Takes the usable keys of `set` as the current ones. A set without any usable key is
@@ -167,17 +216,17 @@ impl JwksCache {
     pub fn install(&self, set: &JwkSet) -> anyhow::Result<()> {
         let mut keys = KeyMap::new();
         for jwk in &set.keys {
-            match self.verifying_key(jwk) {
+            match keys::verifying_key(jwk, &self.allowed, &self.template) {
                 Ok((kid, key)) => {
                     keys.insert(kid, Arc::new(key));
                 }
-                Err(e) => tracing::warn!(error = %e, "JWKS key skipped"),
+                Err(e) => tracing::warn!(provider = %self.name, error = %e, "JWKS key skipped"),
             }
         }
         if keys.is_empty() {
             anyhow::bail!("JWKS holds no usable key");
         }
-        tracing::debug!(keys = keys.len(), "JWKS fetched");
+        tracing::debug!(provider = %self.name, keys = keys.len(), "JWKS fetched");
         let changed = self.snapshot().is_none_or(|old| {
             old.len() != keys.len() || old.keys().any(|kid| !keys.contains_key(kid))
         });
@@ -190,48 +239,6 @@ impl JwksCache {
             Err(poisoned) => *poisoned.into_inner() = keys,
         }
         Ok(())
-    }
-
-    /// The key and its pinned algorithm. Only signature keys of the three algorithms the
-    /// auth-service may use are taken; the algorithm follows from the key type, and a
-    /// declared `alg` that contradicts it disqualifies the key.
-    fn verifying_key(&self, jwk: &Jwk) -> anyhow::Result<(String, VerifyingKey)> {
-        let kid = jwk.common.key_id.clone().context("key without kid")?;
-        let algorithm = match &jwk.algorithm {
-            AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
-                // Checked here whatever verifier runs later: jsonwebtoken's own slices the
-                // key as 32 bytes, and panics on a shorter one.
-                let length = URL_SAFE_NO_PAD.decode(&p.x).map_or(0, |x| x.len());
-                if length != 32 {
-                    anyhow::bail!("key {kid}: an Ed25519 key is 32 bytes, not {length}");
-                }
-                Algorithm::EdDSA
-            }
-            AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
-                Algorithm::ES256
-            }
-            AlgorithmParameters::RSA(_) => Algorithm::RS256,
-            _ => anyhow::bail!("key {kid}: unsupported key type"),
-        };
-        let declared = jwk.common.key_algorithm;
-        let agrees = match declared {
-            None => true,
-            Some(KeyAlgorithm::EdDSA) => algorithm == Algorithm::EdDSA,
-            Some(KeyAlgorithm::ES256) => algorithm == Algorithm::ES256,
-            Some(KeyAlgorithm::RS256) => algorithm == Algorithm::RS256,
-            Some(_) => false,
-        };
-        if !agrees {
-            anyhow::bail!("key {kid}: declared alg does not match its key type");
-        }
-        let key = DecodingKey::from_jwk(jwk).with_context(|| format!("key {kid}"))?;
-        Ok((
-            kid,
-            VerifyingKey {
-                key,
-                validation: base_validation(&self.settings, algorithm),
-            },
-        ))
     }
 
     /// Fetches now and then every `interval` (every [`UNLOADED_RETRY`] until the first
@@ -248,9 +255,9 @@ impl JwksCache {
                 match cache.refresh().await {
                     Ok(()) => {}
                     Err(e) if cache.is_loaded() => {
-                        tracing::warn!(error = %format!("{e:#}"), "JWKS refresh failed; keeping the cached keys");
+                        tracing::warn!(provider = %cache.name, error = %format!("{e:#}"), "JWKS refresh failed; keeping the cached keys");
                     }
-                    Err(e) => tracing::info!(error = %format!("{e:#}"), "JWKS not reachable yet"),
+                    Err(e) => tracing::info!(provider = %cache.name, error = %format!("{e:#}"), "JWKS not reachable yet"),
                 }
                 let pause = if cache.is_loaded() {
                     interval
@@ -262,6 +269,13 @@ impl JwksCache {
             }
         })
     }
+}
+
+/// The fields of an OpenID discovery document the gateway reads.
+#[derive(Debug, Deserialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
 }
 
 #[cfg(test)]

@@ -2,12 +2,18 @@
 //! valid, and why it was not.
 
 mod cache;
+mod claims;
 pub mod ed25519;
+mod http_client;
 mod jwks;
+mod providers;
 mod verifier;
 
 pub use cache::TokenCache;
+pub use claims::ClaimMapping;
+pub use http_client::{KeysClient, keys_client};
 pub use jwks::JwksCache;
+pub use providers::{Provider, Providers};
 pub use verifier::TokenVerifier;
 
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -74,15 +80,21 @@ pub enum Rejection {
     /// Before `nbf` (minus leeway).
     #[error("not yet valid")]
     NotYetValid,
-    /// `iss` is not ours.
+    /// `iss` names no configured provider, or not the one whose key signed.
     #[error("wrong issuer")]
     WrongIssuer,
     /// `aud` is not ours.
     #[error("wrong audience")]
     WrongAudience,
-    /// A required claim is absent.
+    /// A required claim (`exp`, `iss`, `sub`, `aud` where audiences are set) is absent.
     #[error("missing claim")]
     MissingClaim,
+    /// None of the provider's username claims is present.
+    #[error("no username claim")]
+    NoUsername,
+    /// `iat` lies in the future (beyond the leeway).
+    #[error("issued in the future")]
+    IssuedInFuture,
     /// No `kid`, or one the JWKS does not have (even after a refetch).
     #[error("unknown key")]
     UnknownKey,

@@ -1,42 +1,29 @@
-//! Checking a token: size, key, algorithm pinned to the key, signature, then `exp`, `nbf`,
-//! `iss`, `aud`.
+//! Checking a token: size, the provider its `iss` names, key, algorithm pinned to the key,
+//! signature, then `exp`, `nbf`, `iat`, `iss`, `aud`, and the provider's claim mapping.
 
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use secrecy::ExposeSecret;
-use shared::{Claims, Identity};
+use jsonwebtoken::{DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::Value;
 
+use super::providers::{Provider, ProviderKeys, Providers};
 use super::{JwksCache, Rejection, TokenCache, Verified};
-use crate::configuration::{JwtSettings, VerificationMode};
+use crate::configuration::JwtSettings;
 use crate::metrics::Metrics;
 
 /// Longest `kid` looked up; ours are 43 characters.
 pub const MAX_KID_BYTES: usize = 128;
 
-/// The validation rules shared by every key; only the algorithm differs per key.
-pub fn base_validation(settings: &JwtSettings, algorithm: Algorithm) -> Validation {
-    // The allow-list is ours, never the token's: a token naming any other algorithm,
-    // `none` included, is refused before its signature is looked at.
-    let mut validation = Validation::new(algorithm);
-    validation.leeway = settings.leeway_seconds;
-    validation.validate_nbf = true;
-    validation.set_issuer(&[&settings.issuer]);
-    validation.set_audience(&[&settings.audience]);
-    validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-    validation
-}
-
-enum Keys {
-    Hs256(Box<(DecodingKey, Validation)>),
-    Jwks(Arc<JwksCache>),
-}
-
-/// Verifies access tokens against the auth-service's published keys (or, in HS256 mode,
-/// the shared secret), remembering the ones that verified until they expire.
+/// Verifies access tokens against the keys of the provider that issued them (our
+/// auth-service's published keys, its shared secret in HS256 mode, or another OpenID
+/// provider's JWKS), remembering the ones that verified until they expire.
 pub struct TokenVerifier {
-    keys: Keys,
+    providers: Providers,
+    leeway_seconds: u64,
     max_token_bytes: usize,
     cache: TokenCache,
     metrics: Arc<Metrics>,
@@ -44,40 +31,46 @@ pub struct TokenVerifier {
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mode = match self.keys {
-            Keys::Hs256(..) => "HS256",
-            Keys::Jwks(_) => "JWKS",
-        };
         f.debug_struct("TokenVerifier")
-            .field("mode", &mode)
+            .field("providers", &self.providers)
             .field("max_token_bytes", &self.max_token_bytes)
             .finish_non_exhaustive()
     }
 }
 
 impl TokenVerifier {
-    /// A verifier for the configured mode; `jwks` is required in JWKS mode.
+    /// A verifier of our auth-service's tokens alone: `jwks` is its key cache in JWKS
+    /// mode (required there), unused in HS256 mode.
     pub fn new(
         settings: &JwtSettings,
         jwks: Option<Arc<JwksCache>>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
-        let keys = match settings.mode {
-            VerificationMode::Hs256 => {
-                let key = DecodingKey::from_secret(settings.secret.expose_secret().as_bytes())
-                    .map_err(|e| anyhow::anyhow!("building the HS256 key: {e}"))?;
-                Keys::Hs256(Box::new((key, base_validation(settings, Algorithm::HS256))))
-            }
-            VerificationMode::Jwks => {
-                Keys::Jwks(jwks.ok_or_else(|| anyhow::anyhow!("JWKS mode needs a key cache"))?)
-            }
-        };
-        Ok(Self {
-            keys,
+        Ok(Self::with_providers(
+            settings,
+            Providers::single(settings, jwks)?,
+            metrics,
+        ))
+    }
+
+    /// A verifier of every provider in `providers`.
+    pub fn with_providers(
+        settings: &JwtSettings,
+        providers: Providers,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            providers,
+            leeway_seconds: settings.leeway_seconds,
             max_token_bytes: settings.max_token_bytes,
             cache: TokenCache::new(settings.cache_capacity),
             metrics,
-        })
+        }
+    }
+
+    /// The accepted providers.
+    pub fn providers(&self) -> &Providers {
+        &self.providers
     }
 
     /// The identity a valid token carries, or why it is not valid.
@@ -86,18 +79,45 @@ impl TokenVerifier {
             return Err(Rejection::TooLarge);
         }
         let now = jsonwebtoken::get_current_timestamp();
-        let generation = match &self.keys {
-            Keys::Hs256(_) => 0,
-            Keys::Jwks(cache) => cache.generation(),
-        };
+        let generation = self.providers.generation();
         if let Some(identity) = self.cache.get(token, now, generation) {
             self.metrics.token_cache_hits.inc();
             return Ok(identity);
         }
         self.metrics.token_cache_misses.inc();
-        let claims = match &self.keys {
-            Keys::Hs256(hs) => decode(token, &hs.0, &hs.1)?,
-            Keys::Jwks(cache) => {
+        // With one provider its own checks refuse a foreign `iss`; with several, the
+        // unverified `iss` only picks whose keys and rules apply, and those rules then
+        // require that very `iss`.
+        let provider = if self.providers.is_single() {
+            self.providers.default_provider()
+        } else {
+            self.providers
+                .find(&unverified_issuer(token)?)
+                .ok_or(Rejection::WrongIssuer)?
+        };
+        let claims = self.checked_claims(provider, token, now).await?;
+        let identity = Arc::new(Verified::new(provider.mapping.identity(&claims)?));
+        // `exp` is required and was checked to be a number by now.
+        let expires_at = claims["exp"]
+            .as_u64()
+            .or_else(|| claims["exp"].as_f64().map(|f| f as u64))
+            .ok_or(Rejection::Malformed)?;
+        self.cache
+            .insert(token, Arc::clone(&identity), expires_at, now, generation);
+        Ok(identity)
+    }
+
+    /// The claims of `token` once its signature and registered claims hold for
+    /// `provider`.
+    async fn checked_claims(
+        &self,
+        provider: &Provider,
+        token: &str,
+        now: u64,
+    ) -> Result<Value, Rejection> {
+        let claims = match &provider.keys {
+            ProviderKeys::Secret(hs) => decode(token, &hs.0, &hs.1)?,
+            ProviderKeys::Jwks(cache) => {
                 // Only the key id is taken from the unverified header; the algorithm
                 // comes from the key itself.
                 let header = jsonwebtoken::decode_header(token).map_err(|e| rejection(e.kind()))?;
@@ -109,21 +129,37 @@ impl TokenVerifier {
                 decode(token, &key.key, &key.validation)?
             }
         };
-        let expires_at = claims.exp;
-        let identity = Arc::new(Verified::new(Identity {
-            user: claims.user,
-            subject: claims.sub,
-            roles: claims.roles,
-            token_id: claims.jti,
-        }));
-        self.cache
-            .insert(token, Arc::clone(&identity), expires_at, now, generation);
-        Ok(identity)
+        if !claims.is_object() {
+            return Err(Rejection::Malformed);
+        }
+        // `iat` is optional; when present it must not lie in the future.
+        if let Some(iat) = claims.get("iat") {
+            let iat = iat.as_f64().ok_or(Rejection::Malformed)?;
+            if iat > (now + self.leeway_seconds) as f64 {
+                return Err(Rejection::IssuedInFuture);
+            }
+        }
+        Ok(claims)
     }
 }
 
-fn decode(token: &str, key: &DecodingKey, validation: &Validation) -> Result<Claims, Rejection> {
-    jsonwebtoken::decode::<Claims>(token, key, validation)
+/// The `iss` of a token not verified yet: it only chooses the provider whose rules then
+/// check it.
+fn unverified_issuer(token: &str) -> Result<String, Rejection> {
+    #[derive(Deserialize)]
+    struct Issuer {
+        iss: Option<String>,
+    }
+    let payload = token.split('.').nth(1).ok_or(Rejection::Malformed)?;
+    let json = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| Rejection::Malformed)?;
+    let issuer: Issuer = serde_json::from_slice(&json).map_err(|_| Rejection::Malformed)?;
+    issuer.iss.ok_or(Rejection::MissingClaim)
+}
+
+fn decode(token: &str, key: &DecodingKey, validation: &Validation) -> Result<Value, Rejection> {
+    jsonwebtoken::decode::<Value>(token, key, validation)
         .map(|data| data.claims)
         .map_err(|e| rejection(e.kind()))
 }

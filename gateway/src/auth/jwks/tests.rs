@@ -3,6 +3,10 @@
 use super::*;
 use std::collections::HashMap;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::Jwk;
+
 use service_kit::configuration::{EnvVars, Environment};
 
 fn cache() -> JwksCache {

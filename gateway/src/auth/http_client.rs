@@ -1,0 +1,104 @@
+//! The client that fetches providers' keys and discovery documents, over `http` or `https`
+//! (rustls on the ring provider; roots from the system store, `SSL_CERT_FILE` and
+//! `SSL_CERT_DIR` included, plus a provider's own CA file). No redirects, a deadline per
+//! fetch, and a cap on the bytes read.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+/// Time for one fetch, connection and TLS handshake included.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Fetches small JSON documents from one provider.
+#[derive(Clone)]
+pub struct KeysClient {
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+}
+
+impl std::fmt::Debug for KeysClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeysClient").finish_non_exhaustive()
+    }
+}
+
+/// A client trusting the system's roots and, when given, the CAs in `ca_file` (PEM).
+pub fn keys_client(ca_file: Option<&Path>) -> anyhow::Result<KeysClient> {
+    let mut roots = RootCertStore::empty();
+    // Unreadable system certificates are skipped, not fatal: a private CA may be all a
+    // deployment needs, and a minimal image may have no store at all.
+    let system = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(system.certs);
+    if let Some(file) = ca_file {
+        let mut added = 0;
+        for cert in CertificateDer::pem_file_iter(file)
+            .with_context(|| format!("reading the CA file {}", file.display()))?
+        {
+            let cert = cert.with_context(|| format!("parsing the CA file {}", file.display()))?;
+            roots
+                .add(cert)
+                .with_context(|| format!("a certificate of {}", file.display()))?;
+            added += 1;
+        }
+        if added == 0 {
+            anyhow::bail!("the CA file {} holds no certificate", file.display());
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(FETCH_TIMEOUT));
+    http.set_nodelay(true);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(KeysClient {
+        client: Client::builder(TokioExecutor::new()).build(connector),
+    })
+}
+
+impl KeysClient {
+    /// The body of `GET url` when it answers 2xx within [`FETCH_TIMEOUT`] and
+    /// `max_bytes`.
+    pub async fn get(&self, url: &str, max_bytes: usize) -> anyhow::Result<Bytes> {
+        let uri: http::Uri = url.parse().with_context(|| format!("{url:?} is not a URL"))?;
+        let request = http::Request::get(uri)
+            .header(http::header::ACCEPT, "application/json")
+            .body(Empty::new())
+            .context("building the request")?;
+        let fetch = async {
+            let response = self.client.request(request).await.context("connecting")?;
+            let status = response.status();
+            if !status.is_success() {
+                anyhow::bail!("answered {status}");
+            }
+            let body = Limited::new(response.into_body(), max_bytes)
+                .collect()
+                .await
+                .map_err(|e| anyhow::anyhow!("reading the body (limit {max_bytes} bytes): {e}"))?;
+            Ok(body.to_bytes())
+        };
+        tokio::time::timeout(FETCH_TIMEOUT, fetch)
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer within {FETCH_TIMEOUT:?}"))?
+            .with_context(|| format!("fetching {url}"))
+    }
+}
