@@ -248,9 +248,6 @@ impl Settings {
             anyhow::bail!("jwt.username_claims must list at least one claim");
         }
         RolesClaim::parse("jwt.roles_claim", &self.jwt.roles_claim)?;
-        if self.jwt.mode == VerificationMode::Hs256 && !self.providers.is_empty() {
-            anyhow::bail!("providers need jwt.mode = \"jwks\": HS256 mode trusts one secret only");
-        }
         check_providers(&self.jwt.issuer, &self.providers)?;
         check_routes(&self.routes, &self.upstreams)
     }

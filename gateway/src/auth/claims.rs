@@ -82,7 +82,11 @@ mod tests {
         assert_eq!(identity.user, "user1");
         assert_eq!(identity.subject, "u-1");
         assert_eq!(identity.token_id, "t-1");
-        assert_eq!(identity.roles, ["admin", "ops"], "non-strings are not roles");
+        assert_eq!(
+            identity.roles,
+            ["admin", "ops"],
+            "non-strings are not roles"
+        );
     }
 
     #[test]
@@ -91,9 +95,12 @@ mod tests {
             "sub": "f81d4fae", "preferred_username": "alice",
             "realm_access": {"roles": ["offline_access", "admin"]},
         });
-        let identity = mapping(&["user", "preferred_username", "sub"], "/realm_access/roles")
-            .identity(&keycloak)
-            .unwrap();
+        let identity = mapping(
+            &["user", "preferred_username", "sub"],
+            "/realm_access/roles",
+        )
+        .identity(&keycloak)
+        .unwrap();
         assert_eq!(identity.user, "alice");
         assert_eq!(identity.roles, ["offline_access", "admin"]);
         assert_eq!(identity.token_id, "", "no jti: an empty token id");

@@ -79,7 +79,9 @@ impl KeysClient {
     /// The body of `GET url` when it answers 2xx within [`FETCH_TIMEOUT`] and
     /// `max_bytes`.
     pub async fn get(&self, url: &str, max_bytes: usize) -> anyhow::Result<Bytes> {
-        let uri: http::Uri = url.parse().with_context(|| format!("{url:?} is not a URL"))?;
+        let uri: http::Uri = url
+            .parse()
+            .with_context(|| format!("{url:?} is not a URL"))?;
         let request = http::Request::get(uri)
             .header(http::header::ACCEPT, "application/json")
             .body(Empty::new())

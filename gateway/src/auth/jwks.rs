@@ -257,7 +257,9 @@ impl JwksCache {
                     Err(e) if cache.is_loaded() => {
                         tracing::warn!(provider = %cache.name, error = %format!("{e:#}"), "JWKS refresh failed; keeping the cached keys");
                     }
-                    Err(e) => tracing::info!(provider = %cache.name, error = %format!("{e:#}"), "JWKS not reachable yet"),
+                    Err(e) => {
+                        tracing::info!(provider = %cache.name, error = %format!("{e:#}"), "JWKS not reachable yet")
+                    }
                 }
                 let pause = if cache.is_loaded() {
                     interval

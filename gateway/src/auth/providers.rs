@@ -12,9 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::claims::ClaimMapping;
 use super::jwks::{JwksCache, template};
-use crate::configuration::{
-    JwtSettings, ProviderSettings, RolesClaim, Settings, VerificationMode,
-};
+use crate::configuration::{JwtSettings, ProviderSettings, RolesClaim, Settings, VerificationMode};
 
 /// Where a provider's keys come from.
 pub enum ProviderKeys {
@@ -73,9 +71,10 @@ impl Providers {
     /// The default provider alone, with `jwks` as its keys (JWKS mode) or the shared
     /// secret (HS256 mode). Providers added later count key changes on `jwks`'s counter.
     pub fn single(jwt: &JwtSettings, jwks: Option<Arc<JwksCache>>) -> anyhow::Result<Self> {
-        let generation = jwks
-            .as_ref()
-            .map_or_else(|| Arc::new(AtomicU64::new(0)), |cache| cache.generation_counter());
+        let generation = jwks.as_ref().map_or_else(
+            || Arc::new(AtomicU64::new(0)),
+            |cache| cache.generation_counter(),
+        );
         let keys = match jwt.mode {
             VerificationMode::Hs256 => {
                 let key = DecodingKey::from_secret(jwt.secret.expose_secret().as_bytes())
@@ -115,8 +114,9 @@ impl Providers {
 
     fn add(&mut self, provider: &ProviderSettings, jwt: &JwtSettings) -> anyhow::Result<()> {
         for algorithm in &provider.algorithms {
-            Algorithm::from_str(algorithm)
-                .map_err(|_| anyhow::anyhow!("provider {}: algorithm {algorithm:?}", provider.name))?;
+            Algorithm::from_str(algorithm).map_err(|_| {
+                anyhow::anyhow!("provider {}: algorithm {algorithm:?}", provider.name)
+            })?;
         }
         let cache = JwksCache::for_provider(provider, jwt, Arc::clone(&self.generation))?;
         self.list.push(Provider {

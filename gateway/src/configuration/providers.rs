@@ -130,8 +130,7 @@ impl ProviderSettings {
         }
         RolesClaim::parse(&format!("{key}.roles_claim"), &self.roles_claim)?;
         if let Some(file) = &self.ca_file {
-            std::fs::metadata(file)
-                .with_context(|| format!("{key}.ca_file {}", file.display()))?;
+            std::fs::metadata(file).with_context(|| format!("{key}.ca_file {}", file.display()))?;
         }
         Ok(())
     }
@@ -144,10 +143,68 @@ pub fn check_providers(default_issuer: &str, providers: &[ProviderSettings]) -> 
         let key = format!("providers[{index}] ({})", provider.name);
         provider.validate(&key)?;
         if provider.issuer == default_issuer
-            || providers[..index].iter().any(|p| p.issuer == provider.issuer)
+            || providers[..index]
+                .iter()
+                .any(|p| p.issuer == provider.issuer)
         {
             anyhow::bail!("{key}: issuer {:?} is configured twice", provider.issuer);
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keycloak() -> ProviderSettings {
+        ProviderSettings {
+            name: "keycloak".into(),
+            issuer: "https://sso.example.com/realms/main".into(),
+            jwks_url: String::new(),
+            audiences: vec!["api".into()],
+            algorithms: default_algorithms(),
+            username_claims: default_username_claims(),
+            roles_claim: "/realm_access/roles".into(),
+            ca_file: None,
+        }
+    }
+
+    #[test]
+    fn a_well_formed_provider_passes() {
+        check_providers("http://localhost:8080", &[keycloak()]).unwrap();
+    }
+
+    #[test]
+    fn each_mistake_is_named() {
+        let cases: [(&str, fn(&mut ProviderSettings)); 6] = [
+            ("issuer", |p| p.issuer.clear()),
+            ("is not a URL", |p| p.jwks_url = "not a url".into()),
+            ("http:// or https://", |p| {
+                p.jwks_url = "ftp://keys.example.com/jwks".into()
+            }),
+            ("is not one of", |p| p.algorithms = vec!["HS256".into()]),
+            ("username_claims", |p| p.username_claims.clear()),
+            ("roles_claim", |p| {
+                p.roles_claim = "realm_access.roles".into()
+            }),
+        ];
+        for (expected, break_it) in cases {
+            let mut provider = keycloak();
+            break_it(&mut provider);
+            let err = check_providers("http://localhost:8080", &[provider]).unwrap_err();
+            assert!(err.to_string().contains(expected), "{expected}: {err}");
+        }
+    }
+
+    #[test]
+    fn one_issuer_has_one_provider() {
+        let twice = check_providers("http://localhost:8080", &[keycloak(), keycloak()]);
+        assert!(twice.unwrap_err().to_string().contains("configured twice"));
+        let ours = ProviderSettings {
+            issuer: "http://localhost:8080".into(),
+            ..keycloak()
+        };
+        assert!(check_providers("http://localhost:8080", &[ours]).is_err());
+    }
 }
