@@ -122,7 +122,9 @@ pub async fn run(
     err: &mut impl Write,
 ) -> anyhow::Result<()> {
     if command == Admin::HashPassword {
-        let hash = PasswordHasher::default().hash(read_password()?).await?;
+        let hash = PasswordHasher::for_command_line()
+            .hash(read_password()?)
+            .await?;
         writeln!(out, "{hash}")?;
         return Ok(());
     }
@@ -130,7 +132,7 @@ pub async fn run(
     let pool = db::connect_existing(&settings.database).await?;
     match command {
         Admin::Users(UsersCommand::Add { name, roles }) => {
-            let users = UserStore::new(pool, PasswordHasher::default());
+            let users = UserStore::new(pool, PasswordHasher::for_command_line());
             match users.create(&name, read_password()?, &roles).await {
                 Ok(user) => writeln!(out, "created {} ({})", user.username, user.id)?,
                 Err(CreateUserError::Taken) => anyhow::bail!("user {name:?} already exists"),
@@ -138,7 +140,7 @@ pub async fn run(
             }
         }
         Admin::Users(UsersCommand::List) => {
-            let users = UserStore::new(pool, PasswordHasher::default());
+            let users = UserStore::new(pool, PasswordHasher::for_command_line());
             for user in users.list().await? {
                 writeln!(
                     out,
@@ -150,7 +152,7 @@ pub async fn run(
             }
         }
         Admin::Users(UsersCommand::SetRoles { name, roles }) => {
-            let users = UserStore::new(pool, PasswordHasher::default());
+            let users = UserStore::new(pool, PasswordHasher::for_command_line());
             match users.set_roles(&name, &roles).await {
                 Ok(true) => writeln!(out, "roles of {name}: {}", roles.join(","))?,
                 Ok(false) => anyhow::bail!("no user {name:?}"),
@@ -158,7 +160,7 @@ pub async fn run(
             }
         }
         Admin::Users(UsersCommand::Remove { name }) => {
-            let users = UserStore::new(pool, PasswordHasher::default());
+            let users = UserStore::new(pool, PasswordHasher::for_command_line());
             if !users.remove(&name).await? {
                 anyhow::bail!("no user {name:?}");
             }

@@ -5,6 +5,9 @@ use serde::Deserialize;
 use service_kit::configuration::{self, ApplicationSettings, EnvVars, Environment, Sources};
 use service_kit::telemetry::TelemetrySettings;
 
+mod limits;
+pub use limits::{HashingSettings, LoginSettings, RefreshSettings};
+
 /// The embedded configuration files and the `AUTH__` variable prefix.
 pub const SOURCES: Sources = Sources {
     base: include_str!("../configuration/base.toml"),
@@ -40,6 +43,10 @@ pub struct Settings {
     pub registration: RegistrationSettings,
     /// Brute-force protection of `/login`.
     pub login: LoginSettings,
+    /// The bounded queue in front of password hashing.
+    pub hashing: HashingSettings,
+    /// Rate limits of `/refresh` and the purge of dead refresh tokens.
+    pub refresh: RefreshSettings,
     /// Users created at start.
     pub users: UserSettings,
     /// The overlay these settings were loaded with (not read from the files).
@@ -102,19 +109,6 @@ pub struct KeySettings {
 pub struct RegistrationSettings {
     /// Whether `POST /register` creates users (otherwise it answers 403).
     pub enabled: bool,
-}
-
-/// Brute-force protection of `/login`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct LoginSettings {
-    /// Failures per username within the window before 429.
-    pub max_failures_per_username: u32,
-    /// Failures per client address within the window before 429.
-    pub max_failures_per_address: u32,
-    /// Window length in seconds.
-    pub failure_window_seconds: u64,
-    /// Networks (CIDR) whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Users known at start.
@@ -222,12 +216,12 @@ impl Settings {
                 "jwt.refresh_token_ttl_seconds must not be shorter than the access token's"
             );
         }
-        if self.keys.reload_interval_seconds == 0 || self.login.failure_window_seconds == 0 {
-            anyhow::bail!(
-                "keys.reload_interval_seconds and login.failure_window_seconds must be positive"
-            );
+        if self.keys.reload_interval_seconds == 0 {
+            anyhow::bail!("keys.reload_interval_seconds must be positive");
         }
-        Ok(())
+        self.login.validate()?;
+        self.hashing.validate()?;
+        self.refresh.validate()
     }
 }
 

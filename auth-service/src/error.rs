@@ -8,6 +8,8 @@ use actix_web::{HttpResponse, ResponseError};
 use service_kit::errors::{INTERNAL_ERROR, json_error};
 use shared::messages;
 
+use crate::password::HashingBusy;
+
 /// Why a request to the auth-service failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -23,6 +25,12 @@ pub enum ApiError {
     /// Too many failed logins for this username or address; retry after the duration.
     #[error("too many failed attempts")]
     TooManyAttempts(Duration),
+    /// Too many refreshes of this token family or user; retry after the duration.
+    #[error("too many refreshes")]
+    TooManyRefreshes(Duration),
+    /// The password hashing queue is full; retry after the duration.
+    #[error("busy")]
+    Busy(Duration),
     /// `POST /register` is switched off.
     #[error("registration disabled")]
     RegistrationClosed,
@@ -37,7 +45,29 @@ pub enum ApiError {
     RefreshReused,
     /// Anything else: logged with its cause, answered opaquely.
     #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
+    Unexpected(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    /// A full hashing queue, wherever it surfaces, is a 503 to retry, not an internal error.
+    fn from(e: anyhow::Error) -> Self {
+        match e.downcast_ref::<HashingBusy>() {
+            Some(busy) => Self::Busy(busy.retry_after),
+            None => Self::Unexpected(e),
+        }
+    }
+}
+
+impl ApiError {
+    /// How long the client should wait before retrying, for the answers that say so.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::TooManyAttempts(wait) | Self::TooManyRefreshes(wait) | Self::Busy(wait) => {
+                Some(*wait)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl ResponseError for ApiError {
@@ -48,7 +78,8 @@ impl ResponseError for ApiError {
             }
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyAttempts(_) | Self::TooManyRefreshes(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RegistrationClosed => StatusCode::FORBIDDEN,
             Self::UsernameTaken => StatusCode::CONFLICT,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -63,6 +94,8 @@ impl ResponseError for ApiError {
             Self::TooManyAttempts(_) => {
                 "Too many failed login attempts; try again later.".to_owned()
             }
+            Self::TooManyRefreshes(_) => "Too many token refreshes; try again later.".to_owned(),
+            Self::Busy(_) => "The service is busy; try again shortly.".to_owned(),
             Self::RegistrationClosed => "Registration is disabled.".to_owned(),
             Self::UsernameTaken => "Username is already taken.".to_owned(),
             Self::RefreshInvalid => "Refresh token is invalid.".to_owned(),
@@ -75,7 +108,7 @@ impl ResponseError for ApiError {
             }
         };
         let mut response = json_error(self.status_code(), message);
-        if let Self::TooManyAttempts(wait) = self {
+        if let Some(wait) = self.retry_after() {
             // Whole seconds, rounded up so a client that obeys is never early.
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             if let Ok(value) = seconds.to_string().parse() {

@@ -182,8 +182,8 @@ impl KeyRing {
         Ok(())
     }
 
-    /// Reloads every `interval` for as long as the runtime lives.
-    pub fn spawn_reloader(self: &Arc<Self>, interval: Duration) {
+    /// Reloads every `interval` until the returned task is aborted.
+    pub fn spawn_reloader(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         let ring = Arc::clone(self);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(interval);
@@ -193,7 +193,7 @@ impl KeyRing {
                     tracing::warn!(error = %e, "reloading signing keys failed; keeping the old set");
                 }
             }
-        });
+        })
     }
 
     /// The key that signs now: the latest activated one.

@@ -1,8 +1,10 @@
-//! Password hashing with argon2id, on a few dedicated threads, never on the async workers.
+//! Password hashing with argon2id, on a few dedicated threads behind a bounded queue, never
+//! on the async workers.
 
-use std::sync::{Arc, Mutex, mpsc};
+mod hasher;
 
-use anyhow::Context;
+pub use hasher::{HashingBusy, PasswordHasher};
+
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
@@ -14,57 +16,6 @@ pub const MEMORY_KIB: u32 = 19 * 1024;
 pub const ITERATIONS: u32 = 2;
 /// Lanes, per the same recommendation.
 pub const PARALLELISM: u32 = 1;
-
-type Job = Box<dyn FnOnce() + Send>;
-
-/// Hashes and verifies passwords on one dedicated thread per core. Each hash needs
-/// [`MEMORY_KIB`] of working memory; with a fixed set of threads, at most one hash per core
-/// runs at once (a login flood queues instead of exhausting memory), and each thread reuses
-/// its own working memory: the service never holds more than cores × 19 MiB for hashing.
-/// The threads end when the last clone is dropped.
-#[derive(Clone)]
-pub struct PasswordHasher {
-    jobs: Arc<mpsc::Sender<Job>>,
-}
-
-impl std::fmt::Debug for PasswordHasher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordHasher").finish_non_exhaustive()
-    }
-}
-
-impl Default for PasswordHasher {
-    fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let (sender, receiver) = mpsc::channel::<Job>();
-        let receiver = Arc::new(Mutex::new(receiver));
-        for index in 0..cores {
-            let receiver = Arc::clone(&receiver);
-            let spawned = std::thread::Builder::new()
-                .name(format!("argon2-{index}"))
-                .spawn(move || {
-                    loop {
-                        let job = {
-                            let queue = receiver
-                                .lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner);
-                            queue.recv()
-                        };
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return, // every sender is gone
-                        }
-                    }
-                });
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "could not start a password hashing thread");
-            }
-        }
-        Self {
-            jobs: Arc::new(sender),
-        }
-    }
-}
 
 /// Bytes of the hash stored in the PHC string (the argon2 crate's default).
 const OUTPUT_BYTES: usize = 32;
@@ -163,37 +114,13 @@ pub fn verify_blocking(password: &SecretString, phc: &str) -> anyhow::Result<boo
         == 0)
 }
 
-impl PasswordHasher {
-    /// Runs `work` on a hashing thread and waits for its result without blocking.
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> anyhow::Result<T> {
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Box::new(move || {
-                let _ = sender.send(work());
-            }))
-            .ok()
-            .context("password hashing threads are gone")?;
-        receiver.await.context("password hashing thread stopped")
-    }
-
-    /// Hashes `password` with a fresh salt.
-    pub async fn hash(&self, password: SecretString) -> anyhow::Result<String> {
-        self.run(move || hash_blocking(&password)).await?
-    }
-
-    /// Whether `password` matches the PHC string `hash`. A malformed hash counts as no match
-    /// but is reported, since it means the store is damaged.
-    pub async fn verify(&self, password: SecretString, hash: String) -> anyhow::Result<bool> {
-        self.run(move || verify_blocking(&password, &hash)).await?
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn test_hasher() -> PasswordHasher {
+        PasswordHasher::new(1, 8, std::time::Duration::from_secs(1))
+    }
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_and_nothing_else() {
@@ -202,7 +129,7 @@ mod tests {
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"
         );
-        let hasher = PasswordHasher::default();
+        let hasher = test_hasher();
         assert!(
             hasher
                 .verify("correct horse".into(), hash.clone())
@@ -251,7 +178,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_malformed_hash_is_an_error_not_a_match() {
-        let hasher = PasswordHasher::default();
+        let hasher = test_hasher();
         assert!(
             hasher
                 .verify("pw".into(), "not-a-hash".into())

@@ -13,6 +13,14 @@ use sqlx::Row;
 
 use crate::db::{Pool, now};
 
+mod error;
+mod limits;
+mod purge;
+
+pub use error::RefreshError;
+pub use limits::RefreshLimiter;
+pub use purge::PurgeReport;
+
 /// Random bytes in a refresh token: 256 bits, beyond guessing.
 pub const TOKEN_BYTES: usize = 32;
 
@@ -23,27 +31,6 @@ pub struct IssuedRefresh {
     pub token: String,
     /// Seconds until it expires.
     pub expires_in: u64,
-}
-
-/// Why a refresh token was not accepted.
-#[derive(Debug, thiserror::Error)]
-pub enum RefreshError {
-    /// Unknown, expired or revoked.
-    #[error("refresh token invalid")]
-    Invalid,
-    /// Already used outside the grace window, or voided by a grace-window retry: the
-    /// family is now revoked.
-    #[error("refresh token reused")]
-    Reused,
-    /// The database failed.
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-impl From<sqlx::Error> for RefreshError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Unexpected(anyhow::Error::new(e).context("refresh token store"))
-    }
 }
 
 fn hash(token: &str) -> String {
@@ -79,6 +66,7 @@ pub struct RefreshStore {
     pool: Pool,
     ttl_seconds: u64,
     grace_seconds: u64,
+    limits: Option<std::sync::Arc<RefreshLimiter>>,
 }
 
 impl RefreshStore {
@@ -88,6 +76,15 @@ impl RefreshStore {
             pool,
             ttl_seconds,
             grace_seconds,
+            limits: None,
+        }
+    }
+
+    /// The same store, refusing rotations past `limits`.
+    pub fn limited_by(self, limits: RefreshLimiter) -> Self {
+        Self {
+            limits: Some(std::sync::Arc::new(limits)),
+            ..self
         }
     }
 
@@ -182,15 +179,25 @@ impl RefreshStore {
             tracing::warn!(family = %family, "voided refresh token presented; family revoked");
             return Err(RefreshError::Reused);
         }
+        // A first exchange, or a retry within the grace window, hands out a successor: that is
+        // what the rate limits count. Reuse (below) is never refused by them.
+        let grace = i64::try_from(self.grace_seconds).unwrap_or(0);
+        let within_grace = used_at.is_some_and(|first| now - first <= grace);
+        if (use_count == 1 || within_grace)
+            && let Some(limits) = &self.limits
+            && let Err(wait) = limits.admit(&family, &user_id)
+        {
+            // Dropping the transaction rolls the use back: nothing written, nothing synced.
+            drop(tx);
+            return Err(RefreshError::Limited(wait));
+        }
         if use_count == 1 {
             let successor = self.insert(&mut tx, &family, &user_id, Some(&id)).await?;
             tx.commit().await?;
             return Ok((successor, user_id));
         }
-        // Presented before. Within the grace window it is a client retrying a response it
-        // lost: void the successor it never saw (if nobody used it) and hand out another.
-        let grace = i64::try_from(self.grace_seconds).unwrap_or(0);
-        let within_grace = used_at.is_some_and(|first| now - first <= grace);
+        // Within the grace window: void the successor the client never saw (if nobody used
+        // it) and hand out another.
         if within_grace {
             let voided = match &replaced_by {
                 Some(previous) => {
@@ -237,26 +244,4 @@ impl RefreshStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_long_random_and_url_safe() {
-        let a = new_token().unwrap();
-        let b = new_token().unwrap();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 43);
-        assert!(
-            a.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-        );
-    }
-
-    #[test]
-    fn hashes_are_sha256_hex() {
-        assert_eq!(
-            hash("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
-}
+mod tests;

@@ -6,13 +6,14 @@ use std::time::Duration;
 use actix_web::{App, web};
 use ipnet::IpNet;
 use service_kit::{errors, health, middleware, server};
+use tokio::task::AbortHandle;
 
 use crate::configuration::{Settings, SigningAlgorithm, UserSettings};
 use crate::db::{self, Pool};
 use crate::keys::KeyRing;
 use crate::limiter::LoginLimiter;
 use crate::password::PasswordHasher;
-use crate::refresh::RefreshStore;
+use crate::refresh::{RefreshLimiter, RefreshStore};
 use crate::routes;
 use crate::tokens::TokenIssuer;
 use crate::users::{CreateUserError, UserStore};
@@ -44,31 +45,63 @@ pub struct AppState {
 
 /// A bound, not yet running, auth-service.
 #[derive(Debug)]
-pub struct Application(server::BoundServer);
+pub struct Application {
+    server: server::BoundServer,
+    tasks: BackgroundTasks,
+}
+
+/// The service's background tasks (key reloads, refresh-token purges), aborted when the
+/// application that started them is dropped or stops.
+#[derive(Debug, Default)]
+struct BackgroundTasks(Vec<AbortHandle>);
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
 
 impl Application {
     /// Opens the database, creates configured users and the first key if missing, and binds
     /// the listener; serving starts with [`Self::run_until_stopped`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = db::connect(&settings.database).await?;
-        let users = UserStore::new(pool.clone(), PasswordHasher::default());
+        let hashing = &settings.hashing;
+        let hasher = PasswordHasher::new(
+            hashing.threads(),
+            hashing.max_waiting,
+            Duration::from_secs(hashing.busy_retry_after_seconds),
+        );
+        let users = UserStore::new(pool.clone(), hasher);
         bootstrap_users(&users, &settings.users).await?;
+        let mut tasks = BackgroundTasks::default();
         let keys = match settings.jwt.algorithm {
             SigningAlgorithm::EdDSA => {
                 let ring = Arc::new(
                     KeyRing::load(pool.clone(), settings.jwt.access_token_ttl_seconds).await?,
                 );
-                ring.spawn_reloader(Duration::from_secs(settings.keys.reload_interval_seconds));
+                let every = Duration::from_secs(settings.keys.reload_interval_seconds);
+                tasks.0.push(ring.spawn_reloader(every).abort_handle());
                 Some(ring)
             }
             SigningAlgorithm::HS256 => None,
         };
+        let refresh = RefreshStore::new(
+            pool.clone(),
+            settings.jwt.refresh_token_ttl_seconds,
+            settings.jwt.refresh_reuse_grace_seconds,
+        )
+        .limited_by(RefreshLimiter::new(&settings.refresh));
+        let purge = &settings.refresh;
+        let purger = refresh.spawn_purger(
+            Duration::from_secs(purge.purge_interval_seconds),
+            purge.purge_batch_size,
+        );
+        tasks.0.push(purger.abort_handle());
         let state = web::Data::new(AppState {
-            refresh: RefreshStore::new(
-                pool.clone(),
-                settings.jwt.refresh_token_ttl_seconds,
-                settings.jwt.refresh_reuse_grace_seconds,
-            ),
+            refresh,
             tokens: TokenIssuer::new(&settings.jwt, keys.clone())?,
             keys,
             users,
@@ -86,17 +119,26 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(errors::not_found))
         })?;
-        Ok(Self(server))
+        Ok(Self { server, tasks })
     }
 
     /// The port the service listens on.
     pub fn port(&self) -> u16 {
-        self.0.port()
+        self.server.port()
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    /// Handles of the background tasks, to see that they run and end with the application.
+    pub fn background_tasks(&self) -> Vec<AbortHandle> {
+        self.tasks.0.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests; the background tasks
+    /// end with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.0.run_until_stopped().await
+        let Self { server, tasks } = self;
+        let result = server.run_until_stopped().await;
+        drop(tasks);
+        result
     }
 }
 

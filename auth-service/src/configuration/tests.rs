@@ -83,3 +83,45 @@ fn production_refuses_demo_users() {
     let err = settings.validate().unwrap_err();
     assert!(err.to_string().contains("demo users"), "{err}");
 }
+
+#[test]
+fn the_replaced_per_username_limit_is_refused_naming_its_successors() {
+    let err = load(
+        Environment::Local,
+        &[("AUTH__LOGIN__MAX_FAILURES_PER_USERNAME", "10")],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("AUTH__LOGIN__MAX_FAILURES_PER_USERNAME_AND_ADDRESS"),
+        "{err}"
+    );
+    assert!(
+        err.contains("login.max_failures_per_username_across_addresses"),
+        "{err}"
+    );
+    let settings = load(
+        Environment::Local,
+        &[("AUTH__LOGIN__MAX_FAILURES_PER_USERNAME_AND_ADDRESS", "4")],
+    )
+    .unwrap();
+    assert_eq!(settings.login.max_failures_per_username_and_address, 4);
+    assert_eq!(
+        settings.login.max_failures_per_address, 50,
+        "kept, same meaning"
+    );
+}
+
+#[test]
+fn the_defences_have_positive_defaults() {
+    let settings = load(Environment::Production, &[]).unwrap();
+    assert_eq!(settings.login.max_failures_per_username_and_address, 10);
+    assert_eq!(
+        settings.login.max_failures_per_username_across_addresses,
+        100
+    );
+    assert!(settings.hashing.threads() >= 1);
+    assert_eq!(settings.hashing.max_waiting, 32);
+    assert_eq!(settings.refresh.max_per_family, 10);
+    assert_eq!(settings.refresh.purge_batch_size, 500);
+}

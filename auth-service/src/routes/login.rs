@@ -37,7 +37,8 @@ async fn login(
     tracing::Span::current().record("username", username.as_str());
 
     let address = client_address(&req, &state.trusted_proxies);
-    // Counted before the hash runs; given back only on success (see `limiter`).
+    // Counted before the hash runs; given back on success or when the password was never
+    // checked (see `limiter`).
     let attempt = match state.limiter.reserve(&username, address) {
         Ok(attempt) => attempt,
         Err(wait) => {
@@ -45,7 +46,16 @@ async fn login(
             return Err(ApiError::TooManyAttempts(wait));
         }
     };
-    let Some(user) = state.users.authenticate(&username, password).await? else {
+    let checked = match state.users.authenticate(&username, password).await {
+        Ok(checked) => checked,
+        Err(e) => {
+            // The password was never checked (a full hashing queue, a store failure):
+            // nothing was guessed, so nothing is counted.
+            attempt.not_checked();
+            return Err(ApiError::from(e));
+        }
+    };
+    let Some(user) = checked else {
         drop(attempt);
         tracing::info!(%address, "login failed");
         return Err(ApiError::InvalidCredentials);

@@ -44,6 +44,7 @@ async fn refresh(
         .map_err(|e| match e {
             RefreshError::Invalid => ApiError::RefreshInvalid,
             RefreshError::Reused => ApiError::RefreshReused,
+            RefreshError::Limited(wait) => ApiError::TooManyRefreshes(wait),
             RefreshError::Unexpected(e) => ApiError::Unexpected(e),
         })?;
     let user = state

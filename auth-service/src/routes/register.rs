@@ -46,7 +46,7 @@ async fn register(
         .map_err(|e| match e {
             CreateUserError::Taken => ApiError::UsernameTaken,
             CreateUserError::Invalid(reason) => ApiError::BadRequest(reason),
-            CreateUserError::Unexpected(e) => ApiError::Unexpected(e),
+            CreateUserError::Unexpected(e) => ApiError::from(e),
         })?;
     tracing::info!(user_id = %user.id, "user registered");
     Ok(HttpResponse::Created().json(Registered {

@@ -6,11 +6,14 @@
 
 mod cli;
 mod durability;
+mod hashing;
 mod health;
 mod helpers;
 mod keys;
+mod lifecycle;
 mod limits;
 mod login;
 mod process;
 mod refresh;
+mod refresh_limits;
 mod register;

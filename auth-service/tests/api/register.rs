@@ -41,7 +41,11 @@ async fn a_taken_username_gets_409(backend: Backend) {
 
 async fn hundreds_of_concurrent_registrations_lose_nobody(backend: Backend) {
     const USERS: usize = 200;
-    let app = spawn_app(backend).await;
+    // All of them wait for a hash: this test is about the store, not the hashing queue's
+    // bound (tests/api/hashing.rs), so the queue holds them all.
+    let mut settings = test_settings(&backend).await;
+    settings.hashing.max_waiting = USERS;
+    let app = spawn_with(settings).await;
     let statuses = join_all((0..USERS).map(|i| {
         let app = &app;
         async move {
@@ -73,7 +77,7 @@ async fn racing_registrations_of_one_name_create_it_once(backend: Backend) {
     // Twenty passwords are tried at once below: more than the login limiter lets through
     // for one username, which is not what this test is about.
     let mut settings = test_settings(&backend).await;
-    settings.login.max_failures_per_username = 100;
+    settings.login.max_failures_per_username_and_address = 100;
     let app = spawn_with(settings).await;
     let statuses = join_all((0..20).map(|i| {
         let app = &app;

@@ -1,0 +1,114 @@
+//! Settings of the auth-service's defences: login limits, the hashing queue, refresh limits.
+
+use serde::Deserialize;
+
+/// Brute-force protection of `/login` (the model is described in `crate::limiter`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginSettings {
+    /// Failures for one username from one client address within the window before that
+    /// address is refused for that username (the tight limit).
+    pub max_failures_per_username_and_address: u32,
+    /// Failures for one username from all addresses together within the window before
+    /// addresses that never logged in as that user are refused for it.
+    pub max_failures_per_username_across_addresses: u32,
+    /// Failures per client address, across usernames, within the window before 429.
+    pub max_failures_per_address: u32,
+    /// Window length in seconds.
+    pub failure_window_seconds: u64,
+    /// Seconds an address where a username logged in correctly stays exempt from that
+    /// username's cross-address limit.
+    pub known_address_seconds: u64,
+    /// Networks (CIDR) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The key this model replaced; present only to refuse it at start-up with a message
+    /// naming its successors.
+    #[serde(default, rename = "max_failures_per_username")]
+    pub replaced_max_failures_per_username: Option<u32>,
+}
+
+impl LoginSettings {
+    /// Refuses the replaced key and limits that would refuse everyone.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.replaced_max_failures_per_username.is_some() {
+            anyhow::bail!(
+                "login.max_failures_per_username (AUTH__LOGIN__MAX_FAILURES_PER_USERNAME) was \
+                 replaced: set login.max_failures_per_username_and_address \
+                 (AUTH__LOGIN__MAX_FAILURES_PER_USERNAME_AND_ADDRESS) for one address's \
+                 guesses at one username, and login.max_failures_per_username_across_addresses \
+                 (AUTH__LOGIN__MAX_FAILURES_PER_USERNAME_ACROSS_ADDRESSES) for all addresses' \
+                 together"
+            );
+        }
+        if self.max_failures_per_username_and_address == 0
+            || self.max_failures_per_username_across_addresses == 0
+            || self.max_failures_per_address == 0
+            || self.failure_window_seconds == 0
+        {
+            anyhow::bail!("login limits and login.failure_window_seconds must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// The bounded queue in front of argon2: at most `concurrent_hashes` run, at most
+/// `max_waiting` wait, and anyone past that is answered 503 at once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HashingSettings {
+    /// Hashes run at the same time (each needs 19 MiB); 0: one per core.
+    pub concurrent_hashes: usize,
+    /// Requests waiting for a hash slot before further ones get 503.
+    pub max_waiting: usize,
+    /// `Retry-After` of that 503, in seconds.
+    pub busy_retry_after_seconds: u64,
+}
+
+impl HashingSettings {
+    /// The number of hashing threads: `concurrent_hashes`, or one per core for 0.
+    pub fn threads(&self) -> usize {
+        match self.concurrent_hashes {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
+
+    /// Refuses a `Retry-After` of zero, which invites an immediate retry storm.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.busy_retry_after_seconds == 0 {
+            anyhow::bail!("hashing.busy_retry_after_seconds must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// Rate limits of `/refresh` and the purge of refresh tokens nobody can use any more.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshSettings {
+    /// Rotations of one token family within the window before 429.
+    pub max_per_family: u32,
+    /// Rotations of all of one user's families within the window before 429.
+    pub max_per_user: u32,
+    /// Window length in seconds.
+    pub window_seconds: u64,
+    /// Seconds between purges of dead refresh tokens.
+    pub purge_interval_seconds: u64,
+    /// Rows deleted per statement of a purge.
+    pub purge_batch_size: u32,
+}
+
+impl RefreshSettings {
+    /// Refuses zero limits, windows, intervals and batches.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.max_per_family == 0
+            || self.max_per_user == 0
+            || self.window_seconds == 0
+            || self.purge_interval_seconds == 0
+            || self.purge_batch_size == 0
+        {
+            anyhow::bail!("every refresh.* setting must be positive");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,75 @@
+//! Deleting refresh tokens nobody can use any more, in bounded batches.
+//!
+//! A family is dead when none of its tokens is live (each is expired or revoked); then no
+//! token of it can be exchanged, and presenting one is answered as for an unknown token,
+//! which is what its row would have answered too. Families with a live token keep every row:
+//! their used and voided tokens are what reuse detection recognises.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::RefreshStore;
+
+/// Statements one purge runs at most, so a huge backlog is worked off over several runs.
+pub const MAX_BATCHES_PER_PURGE: u32 = 1000;
+
+/// What one purge did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Rows deleted.
+    pub deleted: u64,
+    /// Statements run (each deletes at most the batch size).
+    pub batches: u32,
+}
+
+impl RefreshStore {
+    /// Deletes the rows of families that are dead at `now` (seconds since the epoch),
+    /// `batch_size` rows per statement, until none is left or [`MAX_BATCHES_PER_PURGE`].
+    pub async fn purge(&self, now: i64, batch_size: u32) -> anyhow::Result<PurgeReport> {
+        let mut report = PurgeReport::default();
+        while report.batches < MAX_BATCHES_PER_PURGE {
+            let deleted = sqlx::query(
+                "DELETE FROM refresh_tokens WHERE id IN ( \
+                     SELECT id FROM refresh_tokens AS dead WHERE NOT EXISTS ( \
+                         SELECT 1 FROM refresh_tokens AS live \
+                         WHERE live.family_id = dead.family_id \
+                         AND live.revoked_at IS NULL AND live.expires_at > $1) \
+                     LIMIT $2)",
+            )
+            .bind(now)
+            .bind(i64::from(batch_size))
+            .execute(&self.pool)
+            .await
+            .context("purging refresh tokens")?
+            .rows_affected();
+            report.batches += 1;
+            report.deleted += deleted;
+            if deleted < u64::from(batch_size) {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Purges every `interval`, the first time one interval after start, until the returned
+    /// task is aborted.
+    pub fn spawn_purger(&self, interval: Duration, batch_size: u32) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let first = tokio::time::Instant::now() + interval;
+            let mut ticker = tokio::time::interval_at(first, interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                match store.purge(crate::db::now(), batch_size).await {
+                    Ok(report) if report.deleted > 0 => {
+                        tracing::info!(deleted = report.deleted, "dead refresh tokens purged");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "purging refresh tokens failed"),
+                }
+            }
+        })
+    }
+}
