@@ -2,6 +2,20 @@
 
 use serde::Deserialize;
 
+/// Longest duration any of these settings may name: ten years. Far past any sensible value,
+/// and far from where adding it to a clock reading could overflow.
+pub const MAX_SECONDS: u64 = 10 * 366 * 24 * 60 * 60;
+
+/// Most hashing threads: each may hold 19 MiB.
+pub const MAX_CONCURRENT_HASHES: usize = 256;
+
+fn at_most_ten_years(key: &str, seconds: u64) -> anyhow::Result<()> {
+    if seconds > MAX_SECONDS {
+        anyhow::bail!("{key} must be at most {MAX_SECONDS} seconds (ten years)");
+    }
+    Ok(())
+}
+
 /// Brute-force protection of `/login` (the model is described in `crate::limiter`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,7 +61,8 @@ impl LoginSettings {
         {
             anyhow::bail!("login limits and login.failure_window_seconds must be positive");
         }
-        Ok(())
+        at_most_ten_years("login.failure_window_seconds", self.failure_window_seconds)?;
+        at_most_ten_years("login.known_address_seconds", self.known_address_seconds)
     }
 }
 
@@ -78,7 +93,13 @@ impl HashingSettings {
         if self.busy_retry_after_seconds == 0 {
             anyhow::bail!("hashing.busy_retry_after_seconds must be positive");
         }
-        Ok(())
+        if self.concurrent_hashes > MAX_CONCURRENT_HASHES {
+            anyhow::bail!("hashing.concurrent_hashes must be at most {MAX_CONCURRENT_HASHES}");
+        }
+        at_most_ten_years(
+            "hashing.busy_retry_after_seconds",
+            self.busy_retry_after_seconds,
+        )
     }
 }
 
@@ -109,6 +130,10 @@ impl RefreshSettings {
         {
             anyhow::bail!("every refresh.* setting must be positive");
         }
-        Ok(())
+        at_most_ten_years("refresh.window_seconds", self.window_seconds)?;
+        at_most_ten_years(
+            "refresh.purge_interval_seconds",
+            self.purge_interval_seconds,
+        )
     }
 }

@@ -125,3 +125,28 @@ fn the_defences_have_positive_defaults() {
     assert_eq!(settings.refresh.max_per_family, 10);
     assert_eq!(settings.refresh.purge_batch_size, 500);
 }
+
+#[test]
+fn defences_that_would_refuse_everyone_or_overflow_a_clock_are_refused() {
+    for (key, value, says) in [
+        ("AUTH__LOGIN__MAX_FAILURES_PER_ADDRESS", "0", "positive"),
+        (
+            "AUTH__LOGIN__KNOWN_ADDRESS_SECONDS",
+            "18446744073709551615",
+            "ten years",
+        ),
+        ("AUTH__HASHING__BUSY_RETRY_AFTER_SECONDS", "0", "positive"),
+        ("AUTH__HASHING__CONCURRENT_HASHES", "100000", "at most"),
+        ("AUTH__REFRESH__PURGE_BATCH_SIZE", "0", "positive"),
+        (
+            "AUTH__REFRESH__PURGE_INTERVAL_SECONDS",
+            "999999999999",
+            "ten years",
+        ),
+    ] {
+        let err = load(Environment::Local, &[(key, value)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{key}={value}: {err}");
+    }
+}
