@@ -18,8 +18,10 @@ async fn a_full_hashing_queue_answers_503_at_once_and_counts_no_failure() {
     settings.hashing.concurrent_hashes = 1;
     settings.hashing.max_waiting = 1;
     settings.hashing.busy_retry_after_seconds = 2;
-    // Had the refused logins counted, this address would be out of guesses after the burst.
-    settings.login.max_failures_per_address = u32::try_from(BURST).unwrap();
+    // Had the refused logins counted, this address would be out of guesses after the burst:
+    // its limit is the number of logins in it.
+    let logins = (0..BURST).filter(|i| i % 3 != 2).count();
+    settings.login.max_failures_per_address = u32::try_from(logins).unwrap();
     let app = spawn_with(settings).await;
 
     let started = Instant::now();
@@ -30,10 +32,16 @@ async fn a_full_hashing_queue_answers_503_at_once_and_counts_no_failure() {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap();
+            // Logins of different (unknown) users, and registrations, share the queue.
+            let (path, username) = if i % 3 == 2 {
+                ("/register", format!("newcomer-{i}"))
+            } else {
+                ("/login", format!("someone-{i}"))
+            };
             let response = client
-                .post(app.url("/login"))
+                .post(app.url(path))
                 .header("x-forwarded-for", ADDRESS)
-                .json(&json!({ "username": format!("someone-{i}"), "password": "guess" }))
+                .json(&json!({ "username": username, "password": "guess-1234" }))
                 .send()
                 .await
                 .unwrap();
@@ -43,7 +51,7 @@ async fn a_full_hashing_queue_answers_503_at_once_and_counts_no_failure() {
                 .get("retry-after")
                 .map(|v| v.to_str().unwrap().to_owned());
             let body: Value = response.json().await.unwrap();
-            (status, retry_after, body)
+            (path, status, retry_after, body)
         }
     }))
     .await;
@@ -53,19 +61,25 @@ async fn a_full_hashing_queue_answers_503_at_once_and_counts_no_failure() {
         started.elapsed()
     );
     let mut busy = 0;
-    for (status, retry_after, body) in &answers {
-        match status {
-            503 => {
+    for (path, status, retry_after, body) in &answers {
+        match (*path, status) {
+            (_, 503) => {
                 busy += 1;
                 assert_eq!(retry_after.as_deref(), Some("2"));
                 assert_eq!(body, &json!({ "message": BUSY }));
             }
-            401 => assert_eq!(body, &json!({ "message": "Invalid credentials!" })),
-            other => panic!("unexpected {other}: {body}"),
+            ("/login", 401) => assert_eq!(body, &json!({ "message": "Invalid credentials!" })),
+            ("/register", 201) => assert!(body["id"].is_string(), "{body}"),
+            (path, other) => panic!("unexpected {other} from {path}: {body}"),
         }
     }
     assert!(busy > 0, "no request was refused: {answers:?}");
     assert!(busy < BURST, "every request was refused: {answers:?}");
+    let refused_logins = answers
+        .iter()
+        .filter(|(path, status, ..)| *path == "/login" && *status == 503)
+        .count();
+    assert!(refused_logins > 0, "no login was refused: {answers:?}");
 
     // After the burst, a normal login from the same address is served.
     let response = app
