@@ -97,3 +97,49 @@ async fn a_full_hashing_queue_answers_503_at_once_and_counts_no_failure() {
         "user1"
     );
 }
+
+#[tokio::test]
+async fn clients_that_leave_while_queued_never_get_their_hash() {
+    // One hash at a time and room for everyone to wait: a hundred logins whose clients give
+    // up after 100 ms. Had their hashes run, the next login would wait behind all of them.
+    const LEAVERS: usize = 100;
+    let mut settings = test_settings(&Backend::Sqlite).await;
+    settings.hashing.concurrent_hashes = 1;
+    settings.hashing.max_waiting = LEAVERS;
+    let app = spawn_with(settings).await;
+    let normal_login = || async {
+        let started = Instant::now();
+        let response = app.login("user1", "password123").await;
+        assert_eq!(response.status().as_u16(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            app.decode(body["token"].as_str().unwrap()).await.user,
+            "user1"
+        );
+        started.elapsed()
+    };
+    let alone = normal_login().await;
+
+    join_all((0..LEAVERS).map(|i| {
+        let app = &app;
+        async move {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_millis(100))
+                .build()
+                .unwrap();
+            let sent = client
+                .post(app.url("/login"))
+                .header("x-forwarded-for", format!("198.51.100.{i}"))
+                .json(&json!({ "username": format!("leaver-{i}"), "password": "guess" }))
+                .send()
+                .await;
+            assert!(sent.is_err() || sent.unwrap().status().as_u16() == 401);
+        }
+    }))
+    .await;
+    let after = normal_login().await;
+    assert!(
+        after < alone * 20 + Duration::from_millis(300),
+        "a login after the leavers took {after:?}, alone {alone:?}"
+    );
+}
