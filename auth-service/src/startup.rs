@@ -1,11 +1,9 @@
 //! Building the auth-service: database, stores, keys, routes, middleware, listener.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
-use anyhow::Context;
+use actix_web::{App, web};
 use ipnet::IpNet;
 use service_kit::{errors, health, middleware, server};
 use tokio::task::AbortHandle;
@@ -114,38 +112,14 @@ impl Application {
             issuer: settings.jwt.issuer.clone(),
             public_url: settings.public_url.clone(),
         });
-        let app = &settings.application;
-        let address = format!("{}:{}", app.host, app.port);
-        let listener = TcpListener::bind(&address).with_context(|| format!("binding {address}"))?;
-        let port = listener
-            .local_addr()
-            .context("reading the bound address")?
-            .port();
-        let workers = app
-            .workers
-            .filter(|n| *n > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-        // As `service_kit::server::start` does, plus one thing: a connection whose client
-        // hung up is dropped at once, and with it the request being handled, so a login
-        // waiting for the hashing queue never starts a hash nobody will read (actix keeps
-        // serving half-closed connections by default).
-        let server = HttpServer::new(move || {
+        let server = server::start(&settings.application, move || {
             middleware::stack(App::new())
                 .app_data(state.clone())
                 .configure(health::configure_live)
                 .configure(routes::configure)
                 .default_service(web::to(errors::not_found))
-        })
-        .workers(workers)
-        .tcp_nodelay(true)
-        .shutdown_timeout(server::SHUTDOWN_TIMEOUT_SECS)
-        .h1_allow_half_closed(false)
-        .listen(listener)?
-        .run();
-        Ok(Self {
-            server: server::BoundServer::new(port, server),
-            tasks,
-        })
+        })?;
+        Ok(Self { server, tasks })
     }
 
     /// The port the service listens on.
