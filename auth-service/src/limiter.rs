@@ -5,7 +5,7 @@
 //!   account is refused early, and nobody else is;
 //! - per username across all addresses, with a larger limit: it bounds what a distributed
 //!   guesser gets per account per window, but refuses only addresses that have not logged in
-//!   as that user lately ([`known::KnownAddresses`]), so the owner is not locked out by it;
+//!   as that user lately (the `known` module), so the owner is not locked out by it;
 //! - per client address across usernames: one address spraying many accounts.
 //!
 //! Only failures count, so nobody is slowed by other people's mistakes, and a blocked key is

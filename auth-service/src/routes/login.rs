@@ -52,6 +52,7 @@ async fn login(
             // The password was never checked (a full hashing queue, a store failure):
             // nothing was guessed, so nothing is counted.
             attempt.not_checked();
+            tracing::warn!(%address, error = %e, "login not checked");
             return Err(ApiError::from(e));
         }
     };
