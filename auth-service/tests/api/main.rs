@@ -6,6 +6,7 @@
 
 mod cli;
 mod durability;
+mod edge;
 mod health;
 mod helpers;
 mod keys;
