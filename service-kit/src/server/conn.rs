@@ -1,7 +1,8 @@
 //! One client connection as the HTTP dispatcher reads it: the socket, with a deadline armed
 //! whenever no request of the connection is being served. While idle it waits for the next
-//! request up to the keep-alive timeout; from the next request's first byte, its headers
-//! must arrive within the header timeout. Past either, reads fail and the connection closes.
+//! request up to the keep-alive timeout (actix-http's own timer); from the next request's
+//! first byte (the connection's opening, for the first), its headers must arrive within the
+//! header timeout, for every request: past it reads fail and the connection closes.
 
 use std::io;
 use std::pin::Pin;
@@ -55,7 +56,8 @@ pub struct ConnState {
 enum Phase {
     /// Waiting for headers: the deadline is the header timeout.
     Headers,
-    /// Idle after an answer: the deadline is the keep-alive timeout.
+    /// Idle after an answer, no byte of a next request yet: actix-http's keep-alive timer
+    /// (set to the same timeout) closes the connection if none comes.
     Idle,
     /// A request is being served: no deadline here (the body has its own).
     Busy,
@@ -133,7 +135,9 @@ impl Conn {
             (Phase::Busy, false) => match self.next_started.take() {
                 Some(first_byte) => self.arm(Phase::Headers, first_byte + limits.header),
                 None if got_bytes => self.arm(Phase::Headers, Instant::now() + limits.header),
-                None => self.arm(Phase::Idle, Instant::now() + limits.keep_alive),
+                // actix-http's own keep-alive timer watches a silent idle connection: no
+                // timer of ours to reset on every answer.
+                None => self.phase = Phase::Idle,
             },
             (_, true) => {
                 self.phase = Phase::Busy;
@@ -163,13 +167,11 @@ impl AsyncRead for Conn {
         let read = Pin::new(&mut self.io).poll_read(cx, buf);
         let got_bytes = buf.filled().len() > before;
         self.track(got_bytes);
-        if self.phase != Phase::Busy && self.timer.as_mut().poll(cx).is_ready() {
-            let what = if self.phase == Phase::Idle {
-                "keep-alive timeout"
-            } else {
-                "request headers timed out"
-            };
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, what)));
+        if self.phase == Phase::Headers && self.timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "request headers timed out",
+            )));
         }
         read
     }
