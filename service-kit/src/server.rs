@@ -50,12 +50,7 @@ where
 {
     let listener = bind(settings)?;
     let port = port_of(&listener)?;
-    let limits = Limits {
-        header: Duration::from_millis(settings.header_timeout_ms),
-        body_idle: Duration::from_millis(settings.body_idle_timeout_ms),
-        body_total: Duration::from_millis(settings.body_timeout_ms),
-        keep_alive: Duration::from_millis(settings.keep_alive_timeout_ms),
-    };
+    let limits = limits(settings)?;
     gate::raise_open_files_limit(settings.max_connections);
     let gate = Gate::new(settings.max_connections);
     let builder = actix_web::dev::Server::build();
@@ -93,6 +88,24 @@ where
     Ok(BoundServer::new(port, server))
 }
 
+/// The listener's deadlines; each must be above zero, as must the connection cap.
+fn limits(settings: &ApplicationSettings) -> anyhow::Result<Limits> {
+    let positive = |key: &str, value: u64| {
+        anyhow::ensure!(value > 0, "application.{key} must be above 0");
+        Ok(Duration::from_millis(value))
+    };
+    anyhow::ensure!(
+        settings.max_connections > 0,
+        "application.max_connections must be above 0"
+    );
+    Ok(Limits {
+        header: positive("header_timeout_ms", settings.header_timeout_ms)?,
+        body_idle: positive("body_idle_timeout_ms", settings.body_idle_timeout_ms)?,
+        body_total: positive("body_timeout_ms", settings.body_timeout_ms)?,
+        keep_alive: positive("keep_alive_timeout_ms", settings.keep_alive_timeout_ms)?,
+    })
+}
+
 /// Lets a new connection in under the cap, or answers it 503 and closes it.
 async fn accept(
     stream: TcpStream,
@@ -100,7 +113,7 @@ async fn accept(
     limits: Limits,
 ) -> Result<(Conn, Protocol, Option<std::net::SocketAddr>), ()> {
     let Some(permit) = gate.try_enter() else {
-        gate::refuse(stream).await;
+        gate.refuse(stream).await;
         return Err(());
     };
     // Answers go out in several writes that must not wait on acknowledgements.
@@ -167,3 +180,6 @@ impl BoundServer {
         self.server.await
     }
 }
+
+#[cfg(test)]
+mod tests;

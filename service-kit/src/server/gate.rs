@@ -19,10 +19,15 @@ content-length: 51\r\n\r\n\
 /// How long a refused connection may take to accept its answer and hang up.
 const REFUSAL_LINGER: Duration = Duration::from_millis(500);
 
+/// Refused connections answered at once at most; past it (a flood) more are closed without
+/// an answer, so that answering them cannot use up the process's files.
+const MAX_REFUSING: usize = 256;
+
 /// Counts open connections against the cap.
 #[derive(Debug, Clone)]
 pub struct Gate {
     open: Arc<AtomicUsize>,
+    refusing: Arc<AtomicUsize>,
     max: usize,
 }
 
@@ -41,6 +46,7 @@ impl Gate {
     pub fn new(max: usize) -> Self {
         Self {
             open: Arc::new(AtomicUsize::new(0)),
+            refusing: Arc::new(AtomicUsize::new(0)),
             max,
         }
     }
@@ -51,11 +57,20 @@ impl Gate {
         let permit = Permit(Arc::clone(&self.open));
         (before < self.max).then_some(permit)
     }
+
+    /// Answers a connection over the cap with 503 and closes it; lingers briefly (reading
+    /// and dropping what the client sent) so that the close does not reset the answer away.
+    /// In a flood, connections beyond [`MAX_REFUSING`] being refused are just closed.
+    pub async fn refuse(&self, stream: TcpStream) {
+        let _refusing = Permit(Arc::clone(&self.refusing));
+        if self.refusing.fetch_add(1, Ordering::AcqRel) < MAX_REFUSING {
+            answer_refusal(stream).await;
+        }
+    }
 }
 
-/// Answers a connection over the cap with 503 and closes it; lingers briefly (reading and
-/// dropping what the client sent) so that the close does not reset the answer away.
-pub async fn refuse(mut stream: TcpStream) {
+/// Writes the 503, shuts the connection down and lingers for at most [`REFUSAL_LINGER`].
+async fn answer_refusal(mut stream: TcpStream) {
     let write = async {
         stream.write_all(REFUSAL).await?;
         stream.shutdown().await?;
