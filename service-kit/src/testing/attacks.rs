@@ -139,10 +139,10 @@ pub async fn refused_at_once(
         ""
     };
     let mut stream = send(address, format!("{request}{behind}").as_bytes()).await;
-    let answer = read_answer(&mut stream, ms(500)).await;
+    let answer = read_answer(&mut stream, ms(1000)).await;
     assert!(
         answer.status().is_some(),
-        "no answer within 500 ms: {}",
+        "no answer within 1 s (before: none within 5 s): {}",
         answer.text()
     );
     let mut received = read_until_closed(&mut stream, SLACK).await;
