@@ -73,6 +73,29 @@ async fn a_trickled_streamed_body_gets_408_at_the_total_deadline() {
         normal_welcome(&app).await
     })
     .await;
+    // The client's fault: the upstream is not blamed, let alone ejected.
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.admin_address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains(r#"gateway_upstream_errors_total{upstream="auth""#),
+        "{metrics}"
+    );
+    let after = app
+        .client
+        .post(app.url("/login"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 200);
+    assert_eq!(after.headers()["x-upstream"], "echo");
 }
 
 #[tokio::test]
