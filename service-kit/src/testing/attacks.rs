@@ -145,11 +145,11 @@ pub async fn refused_at_once(
         "no answer within 1 s (before: none within 5 s): {}",
         answer.text()
     );
+    normal().await;
     let mut received = read_until_closed(&mut stream, SLACK).await;
     let mut bytes = answer.bytes;
     bytes.append(&mut received.bytes);
     received.bytes = bytes;
-    normal().await;
     assert_json_error_then_close(&received, status);
     if pipelined {
         assert_eq!(received.answers(), 1, "{}", received.text());
