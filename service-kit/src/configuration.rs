@@ -210,6 +210,11 @@ pub struct ApplicationSettings {
     /// Connections open at once, across all workers; more are answered 503 and closed.
     #[serde(default = "defaults::max_connections")]
     pub max_connections: usize,
+    /// Whether a request is still served once its client has closed its sending side. Off:
+    /// the connection is dropped with the request's work (a departed client's queued login
+    /// is never hashed), as nginx does by default.
+    #[serde(default)]
+    pub allow_half_closed: bool,
 }
 
 /// The defaults of [`ApplicationSettings`]' limits, for listeners whose section leaves them

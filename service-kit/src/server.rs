@@ -51,6 +51,7 @@ where
     let listener = bind(settings)?;
     let port = port_of(&listener)?;
     let limits = limits(settings)?;
+    let allow_half_closed = settings.allow_half_closed;
     gate::raise_open_files_limit(settings.max_connections);
     let gate = Gate::new(settings.max_connections);
     let builder = actix_web::dev::Server::build();
@@ -68,6 +69,7 @@ where
                 .keep_alive(KeepAlive::Timeout(limits.keep_alive))
                 .client_request_timeout(limits.header)
                 .client_disconnect_timeout(LINGER)
+                .h1_allow_half_closed(allow_half_closed)
                 .graceful_shutdown_signal(move || {
                     let shutdown = shutdown.clone();
                     async move { shutdown.notified().await }

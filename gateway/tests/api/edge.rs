@@ -133,3 +133,39 @@ async fn connections_over_the_cap_get_503_and_open_ones_are_served() {
     let limits = app.settings.application.clone();
     attacks::connection_cap(&raw_address(&app), "/", &limits).await;
 }
+
+/// Sends `GET /slow` (answered after two seconds), shuts the sending side and reads what
+/// comes back within three seconds.
+async fn half_closed_slow_request(app: &TestApp) -> service_kit::testing::edge::Received {
+    use service_kit::testing::edge::{read_until_closed, send};
+    use tokio::io::AsyncWriteExt;
+    let mut stream = send(
+        &raw_address(app),
+        b"GET /slow HTTP/1.1\r\nHost: half\r\n\r\n",
+    )
+    .await;
+    stream.shutdown().await.unwrap();
+    read_until_closed(&mut stream, std::time::Duration::from_secs(3)).await
+}
+
+#[tokio::test]
+async fn a_client_that_shuts_its_sending_side_is_dropped_with_its_request() {
+    let app = spawn(|settings| settings.proxy.request_timeout_ms = 5000).await;
+    let received = half_closed_slow_request(&app).await;
+    assert!(received.closed, "{}", received.text());
+    assert!(received.bytes.is_empty(), "{}", received.text());
+    assert!(received.elapsed < std::time::Duration::from_secs(1));
+    normal_welcome(&app).await;
+}
+
+#[tokio::test]
+async fn with_half_closed_allowed_the_request_is_still_answered() {
+    let app = spawn(|settings| {
+        settings.proxy.request_timeout_ms = 5000;
+        settings.application.allow_half_closed = true;
+    })
+    .await;
+    let received = half_closed_slow_request(&app).await;
+    assert_eq!(received.status(), Some(200), "{}", received.text());
+    assert_eq!(received.json().unwrap()["path"], "/slow");
+}

@@ -12,6 +12,7 @@ fn settings() -> ApplicationSettings {
         body_timeout_ms: 1000,
         keep_alive_timeout_ms: 1000,
         max_connections: 10,
+        allow_half_closed: false,
     }
 }
 
