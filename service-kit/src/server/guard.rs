@@ -167,6 +167,8 @@ where
                     .is_some_and(|f| f.state().body_timed_out.swap(false, Ordering::AcqRel));
                 if timed_out && let Some(in_flight) = &mut in_flight {
                     in_flight.close_after(cx);
+                    // The request's own log line gives the status the application chose.
+                    tracing::info!(status = 408, "request body too slow; answered 408, closing");
                 }
                 let res = if timed_out {
                     closing(
