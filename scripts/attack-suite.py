@@ -21,10 +21,10 @@ from stack import Stack  # noqa: E402
 # The deadlines are short so that waiting for them takes seconds; the cap is the default
 # one except in the stack made for the cap's own case.
 DEADLINES = {
-    "APPLICATION__HEADER_TIMEOUT_SECONDS": str(cases.HEADER_TIMEOUT),
-    "APPLICATION__BODY_IDLE_TIMEOUT_SECONDS": str(cases.BODY_IDLE_TIMEOUT),
-    "APPLICATION__BODY_TIMEOUT_SECONDS": str(cases.BODY_IDLE_TIMEOUT * 2),
-    "APPLICATION__KEEPALIVE_TIMEOUT_SECONDS": str(cases.KEEPALIVE_TIMEOUT),
+    "APPLICATION__HEADER_TIMEOUT_MS": str(cases.HEADER_TIMEOUT * 1000),
+    "APPLICATION__BODY_IDLE_TIMEOUT_MS": str(cases.BODY_IDLE_TIMEOUT * 1000),
+    "APPLICATION__BODY_TIMEOUT_MS": str(cases.BODY_IDLE_TIMEOUT * 2000),
+    "APPLICATION__KEEP_ALIVE_TIMEOUT_MS": str(cases.KEEPALIVE_TIMEOUT * 1000),
 }
 LOW_CAP = 20
 

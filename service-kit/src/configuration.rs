@@ -192,6 +192,54 @@ pub struct ApplicationSettings {
     /// Worker threads; one per core when unset.
     #[serde(default)]
     pub workers: Option<usize>,
+    /// Time a client has to send a request's headers, from its first byte (from the
+    /// connection's opening for the first request) to the blank line ending them; for every
+    /// request of a connection. Past it the connection is closed.
+    #[serde(default = "defaults::header_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// Longest gap allowed between two chunks of a request body; past it the request gets
+    /// 408 and the connection is closed.
+    #[serde(default = "defaults::body_idle_timeout_ms")]
+    pub body_idle_timeout_ms: u64,
+    /// Time a whole request body may take, however steadily it trickles in; past it 408.
+    #[serde(default = "defaults::body_timeout_ms")]
+    pub body_timeout_ms: u64,
+    /// Time an idle keep-alive connection is kept waiting for its next request.
+    #[serde(default = "defaults::keep_alive_timeout_ms")]
+    pub keep_alive_timeout_ms: u64,
+    /// Connections open at once, across all workers; more are answered 503 and closed.
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: usize,
+    /// Whether a request is still served once its client has closed its sending side. Off:
+    /// the connection is dropped with the request's work (a departed client's queued login
+    /// is never hashed), as nginx does by default.
+    #[serde(default)]
+    pub allow_half_closed: bool,
+}
+
+/// The defaults of [`ApplicationSettings`]' limits, for listeners whose section leaves them
+/// out (the gateway's admin listener); the services' `base.toml` files say the same.
+pub mod defaults {
+    /// 10 s to send headers (nginx's `client_header_timeout`: 60 s).
+    pub fn header_timeout_ms() -> u64 {
+        10_000
+    }
+    /// 10 s between body chunks (nginx's `client_body_timeout`: 60 s).
+    pub fn body_idle_timeout_ms() -> u64 {
+        10_000
+    }
+    /// 60 s for a whole body.
+    pub fn body_timeout_ms() -> u64 {
+        60_000
+    }
+    /// 15 s of keep-alive idleness (nginx's `keepalive_timeout`: 75 s).
+    pub fn keep_alive_timeout_ms() -> u64 {
+        15_000
+    }
+    /// 10,000 connections at once.
+    pub fn max_connections() -> usize {
+        10_000
+    }
 }
 
 #[cfg(test)]

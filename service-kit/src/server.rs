@@ -1,22 +1,41 @@
-//! Binding and running an HTTP server the same way in every service.
+//! Binding and running an HTTP server the same way in every service, with the same
+//! defences at the edge: a cap on open connections across workers ([`gate`]), deadlines on
+//! every read of a client ([`conn`], [`deadline`]) and refusal of what is never served
+//! ([`guard`]).
+
+mod conn;
+mod deadline;
+mod gate;
+mod guard;
+mod tracked;
 
 use std::net::TcpListener;
+use std::time::Duration;
 
-use actix_http::Request;
-use actix_service::IntoServiceFactory;
+use actix_http::{HttpService, KeepAlive, Protocol, Request};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
 use actix_web::body::MessageBody;
 use actix_web::dev::{AppConfig, Response, Service, ServiceFactory};
+use actix_web::rt::net::TcpStream;
 use anyhow::Context;
 
 use crate::configuration::ApplicationSettings;
+use conn::{Conn, Limits};
+use gate::Gate;
+use guard::GuardFactory;
 
 /// Seconds in-flight requests get to finish after SIGTERM/SIGINT before workers are stopped.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 
+/// How long a connection closed with a request body unread keeps reading (and dropping) what
+/// the client still sends, so that the close does not reset the answer away.
+const LINGER: Duration = Duration::from_secs(1);
+
 /// Binds the configured address and starts an HTTP server on it the way every service
 /// does: the configured worker count, `TCP_NODELAY` (answers go out in several writes that
-/// must not wait on acknowledgements), and [`SHUTDOWN_TIMEOUT_SECS`] of draining on
-/// SIGTERM/SIGINT. Serving begins when the returned server is awaited.
+/// must not wait on acknowledgements), the settings' deadlines and connection cap, and
+/// [`SHUTDOWN_TIMEOUT_SECS`] of draining on SIGTERM/SIGINT. Serving begins when the
+/// returned server is awaited.
 pub fn start<F, I, S, B>(settings: &ApplicationSettings, factory: F) -> anyhow::Result<BoundServer>
 where
     F: Fn() -> I + Send + Clone + 'static,
@@ -31,13 +50,78 @@ where
 {
     let listener = bind(settings)?;
     let port = port_of(&listener)?;
-    let server = actix_web::HttpServer::new(factory)
+    let limits = limits(settings)?;
+    let allow_half_closed = settings.allow_half_closed;
+    gate::raise_open_files_limit(settings.max_connections);
+    let gate = Gate::new(settings.max_connections);
+    let builder = actix_web::dev::Server::build();
+    let shutdown = builder.graceful_shutdown_signal();
+    let server = builder
         .workers(workers(settings))
-        .tcp_nodelay(true)
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
-        .listen(listener)?
+        .listen("http", listener, move || {
+            let app = factory()
+                .into_factory()
+                .map_err(|err| Response::from(err.into().error_response()))
+                .map(Into::into);
+            let shutdown = shutdown.clone();
+            let http = HttpService::build()
+                .keep_alive(KeepAlive::Timeout(limits.keep_alive))
+                .client_request_timeout(limits.header)
+                .client_disconnect_timeout(LINGER)
+                .h1_allow_half_closed(allow_half_closed)
+                .graceful_shutdown_signal(move || {
+                    let shutdown = shutdown.clone();
+                    async move { shutdown.notified().await }
+                })
+                .on_connect_ext(|io: &Conn, data| {
+                    data.insert(io.state());
+                })
+                .finish(GuardFactory(map_config(app, |()| AppConfig::default())))
+                .map_err(|_| ());
+            let gate = gate.clone();
+            fn_service(move |stream: TcpStream| {
+                let gate = gate.clone();
+                async move { accept(stream, &gate, limits).await }
+            })
+            .and_then(http)
+        })?
         .run();
     Ok(BoundServer::new(port, server))
+}
+
+/// The listener's deadlines; each must be above zero, as must the connection cap.
+fn limits(settings: &ApplicationSettings) -> anyhow::Result<Limits> {
+    let positive = |key: &str, value: u64| {
+        anyhow::ensure!(value > 0, "application.{key} must be above 0");
+        Ok(Duration::from_millis(value))
+    };
+    anyhow::ensure!(
+        settings.max_connections > 0,
+        "application.max_connections must be above 0"
+    );
+    Ok(Limits {
+        header: positive("header_timeout_ms", settings.header_timeout_ms)?,
+        body_idle: positive("body_idle_timeout_ms", settings.body_idle_timeout_ms)?,
+        body_total: positive("body_timeout_ms", settings.body_timeout_ms)?,
+        keep_alive: positive("keep_alive_timeout_ms", settings.keep_alive_timeout_ms)?,
+    })
+}
+
+/// Lets a new connection in under the cap, or answers it 503 and closes it.
+async fn accept(
+    stream: TcpStream,
+    gate: &Gate,
+    limits: Limits,
+) -> Result<(Conn, Protocol, Option<std::net::SocketAddr>), ()> {
+    let Some(permit) = gate.try_enter() else {
+        gate.refuse(stream).await;
+        return Err(());
+    };
+    // Answers go out in several writes that must not wait on acknowledgements.
+    let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr().ok();
+    Ok((Conn::new(stream, limits, permit), Protocol::Http1, peer))
 }
 
 /// Binds the configured address; port 0 picks a free port (tests read it back).
@@ -98,3 +182,6 @@ impl BoundServer {
         self.server.await
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 
 use crate::configuration::{EnvVars, Environment};
 
+pub mod attacks;
+pub mod edge;
+
 /// The local profile's settings as `load` (a service's `Settings::load_with`) reads them,
 /// with nothing from the shell's environment but port 0 for each of `listeners` (sections
 /// such as `application`), so that the system picks free ports.

@@ -98,12 +98,11 @@ async fn a_full_hashing_queue_answers_503_at_once_and_counts_no_failure() {
     );
 }
 
-/// Needs the server to drop a connection (and its request's future) when the client closes
-/// it: `h1_allow_half_closed(false)` in `service_kit::server::start`, which actix does not do
-/// by default. Without it the departed logins below are hashed for nobody. The queue's own
-/// part, a dropped future never hashing, is tested in `password::hasher`.
+/// The server drops a connection (and its request's future) when the client closes it
+/// (`application.allow_half_closed` off); without that the departed logins below would be
+/// hashed for nobody. The queue's own part, a dropped future never hashing, is tested in
+/// `password::hasher`.
 #[tokio::test]
-#[ignore = "needs service_kit::server::start to drop half-closed connections"]
 async fn clients_that_leave_while_queued_never_get_their_hash() {
     // One hash at a time and room for everyone to wait: a hundred logins whose clients give
     // up after 100 ms. Had their hashes run, the next login would wait behind all of them.

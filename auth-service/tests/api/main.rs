@@ -6,6 +6,7 @@
 
 mod cli;
 mod durability;
+mod edge;
 mod hashing;
 mod health;
 mod helpers;

@@ -4,7 +4,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 
 use actix_web::body::{BodyStream, SizedStream};
@@ -23,6 +23,13 @@ use crate::pool::{ChannelBody, Connection, UpstreamBody};
 /// retried on another instance; larger ones stream through and are never retried.
 pub const RETRY_BUFFER_BYTES: usize = 64 * 1024;
 
+/// A streamed body's faults on the client's side: none, over the limit, failed to arrive.
+const NO_FAULT: u8 = 0;
+/// The streamed body grew past the limit.
+pub const OVER_LIMIT: u8 = 1;
+/// The streamed body could not be read from the client (cut short, or past its deadline).
+pub const CLIENT_FAILED: u8 = 2;
+
 /// Chunks in flight between the client connection and the upstream request.
 const STREAM_CHANNEL_CHUNKS: usize = 8;
 
@@ -30,9 +37,9 @@ const STREAM_CHANNEL_CHUNKS: usize = 8;
 pub enum OutgoingBody {
     /// Small enough to keep: resendable.
     Buffered(Bytes),
-    /// Streamed from the client (taken by the first attempt); the flag is set if it grows
-    /// past the limit.
-    Streamed(Option<ChannelBody>, Arc<AtomicBool>),
+    /// Streamed from the client (taken by the first attempt), with what went wrong on the
+    /// client's side, if anything: [`OVER_LIMIT`] or [`CLIENT_FAILED`].
+    Streamed(Option<ChannelBody>, Arc<AtomicU8>),
 }
 
 impl OutgoingBody {
@@ -65,9 +72,9 @@ impl OutgoingBody {
         }
         // The client's payload lives on this worker thread; a local task feeds it, counted
         // against the limit, into a channel the upstream request reads from.
-        let exceeded = Arc::new(AtomicBool::new(false));
+        let fault = Arc::new(AtomicU8::new(NO_FAULT));
         let (sender, chunks) = tokio::sync::mpsc::channel(STREAM_CHANNEL_CHUNKS);
-        let flag = Arc::clone(&exceeded);
+        let flag = Arc::clone(&fault);
         actix_web::rt::spawn(async move {
             let mut total = 0usize;
             while let Some(chunk) = payload.next().await {
@@ -75,13 +82,18 @@ impl OutgoingBody {
                     Ok(chunk) => {
                         total += chunk.len();
                         if total > limit {
-                            flag.store(true, Ordering::SeqCst);
+                            flag.store(OVER_LIMIT, Ordering::SeqCst);
                             Err(io::Error::other("request body over the limit"))
                         } else {
                             Ok(chunk)
                         }
                     }
-                    Err(e) => Err(io::Error::other(e.to_string())),
+                    // The client's fault (a body cut short or past its deadline), not the
+                    // upstream's.
+                    Err(e) => {
+                        flag.store(CLIENT_FAILED, Ordering::SeqCst);
+                        Err(io::Error::other(e.to_string()))
+                    }
                 };
                 let last = item.is_err();
                 if sender.send(item).await.is_err() || last {
@@ -96,7 +108,7 @@ impl OutgoingBody {
         };
         Ok(Self::Streamed(
             Some(ChannelBody::new(chunks, length)),
-            exceeded,
+            fault,
         ))
     }
 
@@ -118,7 +130,20 @@ impl OutgoingBody {
 
     /// Whether the streamed body went over the limit (the attempt failed because of it).
     pub fn exceeded(&self) -> bool {
-        matches!(self, Self::Streamed(_, exceeded) if exceeded.load(Ordering::SeqCst))
+        self.fault() == OVER_LIMIT
+    }
+
+    /// Whether reading the streamed body from the client failed (the attempt failed because
+    /// of it, not because of the upstream).
+    pub fn client_failed(&self) -> bool {
+        self.fault() == CLIENT_FAILED
+    }
+
+    fn fault(&self) -> u8 {
+        match self {
+            Self::Streamed(_, fault) => fault.load(Ordering::SeqCst),
+            Self::Buffered(_) => NO_FAULT,
+        }
     }
 }
 

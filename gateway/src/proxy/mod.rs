@@ -168,6 +168,10 @@ impl Proxy {
             if body.exceeded() {
                 return Err(GatewayError::PayloadTooLarge(self.max_body_bytes));
             }
+            // The client's body failed (408 when past its deadline): no fault of the instance.
+            if body.client_failed() {
+                return Err(GatewayError::BadBody("request body failed".to_owned()));
+            }
             if error.ejects_instance() {
                 upstream.eject(&instance);
             }

@@ -9,6 +9,7 @@ mod assertions;
 mod balancing;
 mod cli;
 mod connections;
+mod edge;
 mod helpers;
 mod hop_by_hop;
 mod identity_provider;

@@ -9,21 +9,30 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub signer: IdentitySigner,
+    pub settings: Settings,
 }
 
 pub use service_kit::clock::unix_seconds as now;
 
 /// The local profile on a free port, isolated from the shell's environment.
 pub async fn spawn_app() -> TestApp {
-    let settings = local_settings_on_free_ports("RESOURCE", &["application"], Settings::load_with);
+    spawn_app_with(|_| {}).await
+}
+
+/// The same after `adjust` has had its say about the settings.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings =
+        local_settings_on_free_ports("RESOURCE", &["application"], Settings::load_with);
+    adjust(&mut settings);
     let signer = IdentitySigner::new(&settings.identity.secret).unwrap();
-    let app = Application::build(settings).unwrap();
+    let app = Application::build(settings.clone()).unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
         signer,
+        settings,
     }
 }
 

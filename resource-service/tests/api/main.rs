@@ -3,5 +3,6 @@
 // A panic is how a test reports failure.
 #![allow(clippy::unwrap_used)]
 
+mod edge;
 mod helpers;
 mod protected;
