@@ -138,3 +138,15 @@ fn bad_rate_limits_are_refused_at_start_up() {
     let err = settings.validate().unwrap_err();
     assert!(format!("{err:#}").contains("is public"), "{err:#}");
 }
+
+#[test]
+fn the_old_cache_capacity_setting_is_refused_with_its_new_name() {
+    let err = load(
+        Environment::Local,
+        &[("GATEWAY__JWT__CACHE_CAPACITY", "10000")],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("jwt.cache_bytes"), "{err}");
+    let settings = load(Environment::Local, &[]).unwrap();
+    assert_eq!(settings.jwt.cache_bytes, 8 * 1024 * 1024);
+}
