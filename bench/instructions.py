@@ -58,7 +58,7 @@ def main():
             token = json.load(response)["token"]
 
         out = os.path.join(workdir, "callgrind.out")
-        env = bench.gateway_env(CALLGRIND_PORT, f"http://127.0.0.1:{ports['upstream']}", 10000)
+        env = bench.gateway_env(CALLGRIND_PORT, f"http://127.0.0.1:{ports['upstream']}")
         gateway = procs.start("gateway", ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                                           os.path.join(bench.TARGET, "release", "gateway")], env)
         bench.wait_ready(f"http://127.0.0.1:{CALLGRIND_PORT}/health/ready", timeout=60)

@@ -9,13 +9,16 @@ upstream (nginx answering a small JSON body):
   haproxy-jwt    HAProxy 2.6 checking an HS256 token (jwt_verify, exp) and proxying
   gateway        our gateway checking an EdDSA token against the JWKS (verified-token cache on)
   gateway-nocache  the same with the cache off: a signature check on every request
+  gateway-rotating the cached gateway again, with 50,000 distinct valid tokens in rotation
+                 (minted by `auth-service tokens mint`): more than its cache holds, so it
+                 evicts and verifies; requests are prebuilt in the wrk script's init
   stack          our gateway in front of our resource-service (identity signed and checked)
 
 Load: wrk, same threads, connections and duration for every contender, contenders
 alternated round by round; the median round is reported. Also: RSS idle and at peak, and
 time from start to ready, for each service.
 
-Usage: bench/run.py [--duration 10] [--rounds 3] [--connections 32] [--no-write]
+Usage: bench/run.py [--duration 10] [--rounds 3] [--connections 32] [--tokens 50000] [--no-write]
 Needs: nginx, haproxy, wrk (Debian packages; installed when missing and run as root).
 """
 
@@ -174,16 +177,49 @@ def hs256_token():
     return f"{header}.{payload}.{b64(signature)}"
 
 
-def gateway_env(port, resource_url, cache_capacity):
+def gateway_env(port, resource_url, cache_bytes=None):
     return {
         "APP_ENVIRONMENT": "local", "RUST_LOG": "warn",
         "GATEWAY__APPLICATION__PORT": str(port), "GATEWAY__APPLICATION__WORKERS": "1",
         "GATEWAY__ADMIN__PORT": "0",
         "GATEWAY__JWT__JWKS_URL": f"http://127.0.0.1:{PORTS['auth']}/.well-known/jwks.json",
-        "GATEWAY__JWT__CACHE_CAPACITY": str(cache_capacity),
         "GATEWAY__UPSTREAMS__AUTH__URL": f"http://127.0.0.1:{PORTS['auth']}",
         "GATEWAY__UPSTREAMS__RESOURCE__URL": resource_url,
+        # None: the configured default (jwt.cache_bytes).
+        **({} if cache_bytes is None else {"GATEWAY__JWT__CACHE_BYTES": str(cache_bytes)}),
     }
+
+
+# Sends the tokens of TOKENS_FILE in turn, one per request. The requests are formatted once,
+# in init, so wrk's Lua costs the same per request as a fixed request would.
+ROTATING_LUA = """
+local requests, count, next_one = {}, 0, 0
+function init(args)
+  wrk.headers["x-access-token"] = nil
+  for token in io.lines("TOKENS_FILE") do
+    count = count + 1
+    requests[count] = wrk.format("GET", "/protected", { ["x-access-token"] = token })
+  end
+end
+function request()
+  next_one = next_one % count + 1
+  return requests[next_one]
+end
+"""
+
+
+def mint_tokens(workdir, env, count):
+    """`count` distinct valid tokens for user1, minted by the auth-service's command line
+    on its database; returns the wrk script that sends them in turn."""
+    path = os.path.join(workdir, "tokens.txt")
+    with open(path, "w") as out:
+        subprocess.run([os.path.join(TARGET, "release", "auth-service"), "tokens", "mint",
+                        "--user", "user1", "--count", str(count)],
+                       stdout=out, env={**os.environ, **env}, cwd=workdir, check=True)
+    script = os.path.join(workdir, "rotating.lua")
+    with open(script, "w") as f:
+        f.write(ROTATING_LUA.replace("TOKENS_FILE", path))
+    return script
 
 
 def to_ms(text):
@@ -243,6 +279,7 @@ def main():
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--tokens", type=int, default=50000)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
@@ -287,20 +324,22 @@ def measure(args, workdir, procs):
     haproxy = procs.start("haproxy", ["haproxy", "-f", haproxy_config(workdir)])
 
     startup, memory, pids = {}, {}, {}
-    auth, startup["auth-service"], memory["auth-service"] = start_service(procs, "auth-service", "auth-service", {
-        **bin_env, "AUTH__APPLICATION__PORT": str(PORTS["auth"]), "AUTH__APPLICATION__WORKERS": "1",
-        "AUTH__DATABASE__URL": f"sqlite://{workdir}/auth.db?mode=rwc"}, PORTS["auth"])
+    auth_env = {**bin_env, "AUTH__APPLICATION__PORT": str(PORTS["auth"]), "AUTH__APPLICATION__WORKERS": "1",
+                "AUTH__DATABASE__URL": f"sqlite://{workdir}/auth.db?mode=rwc"}
+    auth, startup["auth-service"], memory["auth-service"] = start_service(
+        procs, "auth-service", "auth-service", auth_env, PORTS["auth"])
+    rotating = mint_tokens(workdir, auth_env, args.tokens)
     resource, startup["resource-service"], memory["resource-service"] = start_service(
         procs, "resource-service", "resource-service", {
             **bin_env, "RESOURCE__APPLICATION__PORT": str(PORTS["resource"]),
             "RESOURCE__APPLICATION__WORKERS": "1"}, PORTS["resource"])
     upstream_url = f"http://127.0.0.1:{PORTS['upstream']}"
     gateway, startup["gateway"], memory["gateway"] = start_service(
-        procs, "gateway", "gateway", gateway_env(PORTS["gateway"], upstream_url, 10000), PORTS["gateway"])
+        procs, "gateway", "gateway", gateway_env(PORTS["gateway"], upstream_url), PORTS["gateway"])
     nocache, _, _ = start_service(procs, "gateway-nocache", "gateway",
                                   gateway_env(PORTS["gateway-nocache"], upstream_url, 0), PORTS["gateway-nocache"])
     stack, _, _ = start_service(procs, "stack", "gateway",
-                                gateway_env(PORTS["stack"], f"http://127.0.0.1:{PORTS['resource']}", 10000), PORTS["stack"])
+                                gateway_env(PORTS["stack"], f"http://127.0.0.1:{PORTS['resource']}"), PORTS["stack"])
     pids = {"gateway": gateway.pid, "resource-service": resource.pid, "auth-service": auth.pid}
     for port in (PORTS["upstream"], PORTS["nginx"]):
         wait_ready(f"http://127.0.0.1:{port}/")
@@ -312,23 +351,28 @@ def measure(args, workdir, procs):
         eddsa = json.load(response)["token"]
     hs256 = hs256_token()
     tokens = {"direct": eddsa, "nginx": eddsa, "haproxy-jwt": hs256, "gateway": eddsa,
-              "gateway-nocache": eddsa, "stack": eddsa}
+              "gateway-nocache": eddsa, "gateway-rotating": eddsa, "stack": eddsa}
+    scripts = {"gateway-rotating": rotating}
     contenders = list(tokens)
-    ports = {"direct": PORTS["upstream"], **{c: PORTS[c] for c in contenders if c != "direct"}}
+    ports = {"direct": PORTS["upstream"], "gateway-rotating": PORTS["gateway"],
+             **{c: PORTS[c] for c in contenders if c not in ("direct", "gateway-rotating")}}
     # Whose CPU each contender's run is charged to: the proxy's own (the upstream alone for
     # "direct"; the gateway and the resource-service together for "stack").
     charged = {"direct": worker_pids(upstream.pid), "nginx": worker_pids(nginx.pid),
                "haproxy-jwt": [haproxy.pid], "gateway": [gateway.pid], "gateway-nocache": [nocache.pid],
+               "gateway-rotating": [gateway.pid],
                "stack": [stack.pid, resource.pid]}
     for name in contenders:  # every contender answers 200 before the clock starts
-        run_wrk(ports[name], tokens[name], argparse.Namespace(connections=1, duration=1))
+        run_wrk(ports[name], tokens[name], argparse.Namespace(connections=1, duration=1),
+                script=scripts.get(name))
 
     rounds = {name: [] for name in contenders}
     for round_number in range(args.rounds):
         order = contenders[round_number % len(contenders):] + contenders[:round_number % len(contenders)]
         for name in order:
             log(f"round {round_number + 1}/{args.rounds}: {name}")
-            rounds[name].append(run_wrk(ports[name], tokens[name], args, pids=charged[name]))
+            rounds[name].append(run_wrk(ports[name], tokens[name], args, script=scripts.get(name),
+                                        pids=charged[name]))
     results = {}
     for name, runs in rounds.items():
         median = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
@@ -383,13 +427,15 @@ def render(args, results, memory, startup):
         "haproxy-jwt": "HAProxy jwt_verify HS256",
         "gateway": "our gateway, EdDSA via JWKS (token cache on)",
         "gateway-nocache": "our gateway, EdDSA via JWKS (cache off: verify every request)",
+        "gateway-rotating": f"our gateway, {args.tokens:,} tokens in rotation (cache on, evicting)",
         "stack": "our gateway + our resource-service",
     }
     ours = results["gateway"]
+    names = ["direct", "nginx", "haproxy-jwt", "gateway", "gateway-nocache", "gateway-rotating", "stack"]
     lines = [
         "# Benchmarks",
         "",
-        f"Made by `python3 bench/run.py --duration {args.duration} --rounds {args.rounds} "
+        f"Made by `python3 bench/run.py --duration {args.duration} --rounds {args.rounds} --tokens {args.tokens} "
         f"--connections {args.connections}` (this page is its output); rerun it to refresh every number.",
         "",
         f"Machine: {cpu}, {cores} cores, Linux {kernel}; {versions['nginx']}, {versions['haproxy']},",
@@ -401,7 +447,7 @@ def render(args, results, memory, startup):
         "| CPU per request: own code + kernel |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for name in ["direct", "nginx", "haproxy-jwt", "gateway", "gateway-nocache", "stack"]:
+    for name in names:
         r = results[name]
         ratio = ours["rps"] / r["rps"]
         lines.append(f"| {labels[name]} | {r['rps']:,.0f} | {r['p50']:.2f} ms | {r['p99']:.2f} ms | {ratio:.2f}x "
@@ -417,14 +463,14 @@ def render(args, results, memory, startup):
         "",
         "Every round's requests/s: " + "; ".join(
             f"{name} {', '.join(f'{v:,.0f}' for v in results[name]['all_rps'])}"
-            for name in ["direct", "nginx", "haproxy-jwt", "gateway", "gateway-nocache", "stack"]) + ".",
+            for name in names) + ".",
         "",
         "```mermaid",
         "xychart-beta",
         '    title "Requests per second (higher is better)"',
-        '    x-axis ["direct", "nginx", "HAProxy JWT", "gateway", "gateway, no cache", "stack"]',
+        '    x-axis ["direct", "nginx", "HAProxy JWT", "gateway", "gateway, no cache", "gateway, rotating", "stack"]',
         "    bar [" + ", ".join(f"{results[n]['rps']:.0f}" for n in
-                            ["direct", "nginx", "haproxy-jwt", "gateway", "gateway-nocache", "stack"]) + "]",
+                            names) + "]",
         "```",
         "",
         "## Targets",

@@ -1,5 +1,5 @@
 //! The command line: serving (the default), the commands every service has, and the admin
-//! commands `users ...`, `keys ...` and `hash-password`, working on the same database as the
+//! commands `users ...`, `keys ...`, `tokens mint` and `hash-password`, working on the same database as the
 //! running service, found from the same settings.
 //! Passwords are read from standard input, never from arguments (which `ps` shows).
 
@@ -15,6 +15,8 @@ use crate::keys;
 use crate::password::PasswordHasher;
 use crate::users::{CreateUserError, UserStore};
 
+mod mint;
+
 /// Examples printed under the help text.
 const EXAMPLES: &str = "\
 Examples:
@@ -24,6 +26,7 @@ Examples:
   auth-service users remove alice
   auth-service keys list
   auth-service keys rotate          new key, published now, signing later
+  auth-service tokens mint --user alice --count 1000 > tokens.txt   (for load tests)
   echo -n 'ops-password' | auth-service hash-password   (for users.bootstrap)
 
 Settings (database URL, ...) come from APP_ENVIRONMENT, --config or AUTH_CONFIG, and AUTH__*
@@ -61,6 +64,9 @@ pub enum Admin {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Access tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
     /// Print the argon2id hash of the password on standard input (for users.bootstrap).
     HashPassword,
 }
@@ -98,6 +104,25 @@ pub enum KeysCommand {
     List,
     /// Create a key: published now, signing once gateways have had time to fetch it.
     Rotate,
+}
+
+/// `tokens ...`
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum TokensCommand {
+    /// Write valid access tokens for a user, one per line, signed with the active key (for
+    /// load tests). Treat the output as credentials.
+    Mint {
+        /// The username.
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        /// How many tokens (each with its own id).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=mint::MAX_COUNT))]
+        count: u64,
+        /// Lifetime in seconds; default: the configured access-token lifetime. Tokens that
+        /// outlive it may stop verifying after a key rotation.
+        #[arg(long, value_name = "SECS")]
+        ttl: Option<u64>,
+    },
 }
 
 fn read_password() -> anyhow::Result<SecretString> {
@@ -196,6 +221,9 @@ pub async fn run(
                 "new key {} published now, signs from {} (in {} s)",
                 key.kid, key.activates_at, settings.keys.publish_ahead_seconds
             )?;
+        }
+        Admin::Tokens(TokensCommand::Mint { user, count, ttl }) => {
+            mint::mint(&settings, pool, &user, count, ttl, out).await?;
         }
         Admin::HashPassword => {}
     }

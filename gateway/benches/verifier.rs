@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
 
     let metrics = Arc::new(Metrics::default());
     let mut uncached_settings = settings.jwt.clone();
-    uncached_settings.cache_capacity = 0;
+    uncached_settings.cache_bytes = 0;
     let uncached = TokenVerifier::new(
         &uncached_settings,
         Some(Arc::clone(&jwks)),

@@ -9,6 +9,8 @@ use serde::Deserialize;
 use service_kit::configuration::{self, ApplicationSettings, EnvVars, Environment, Sources};
 use service_kit::telemetry::TelemetrySettings;
 
+pub use limits::{ClientAddressSettings, RateLimitSettings};
+
 /// The embedded configuration files and the `GATEWAY__` variable prefix.
 pub const SOURCES: Sources = Sources {
     base: include_str!("../configuration/base.toml"),
@@ -22,6 +24,7 @@ pub const SOURCES: Sources = Sources {
         "cors.allowed_headers",
         "cors.expose_headers",
         "jwt.username_claims",
+        "client_address.trusted_proxies",
     ],
 };
 
@@ -45,6 +48,8 @@ pub struct Settings {
     pub identity: IdentitySettings,
     /// Cross-origin requests from browsers.
     pub cors: CorsSettings,
+    /// Which proxies in front of the gateway may say who the client is.
+    pub client_address: ClientAddressSettings,
     /// The admin listener (metrics), never published.
     pub admin: ApplicationSettings,
     /// Upstream services by name.
@@ -98,8 +103,11 @@ pub struct JwtSettings {
     /// Status of a refusal for a missing or invalid token: 403, the seed's, or 401, what
     /// RFC 6750 names (clients that refresh on 401 want it). A missing role stays 403.
     pub refusal_status: u16,
-    /// Verified tokens remembered until they expire (0: verify every time).
-    pub cache_capacity: usize,
+    /// Bytes of verified tokens remembered until they expire (0: verify every time).
+    pub cache_bytes: u64,
+    /// The old entry-count setting, replaced by `cache_bytes`; refused when set.
+    #[serde(default)]
+    pub cache_capacity: Option<serde::de::IgnoredAny>,
     /// Claims the username is read from, the first one present winning (every provider
     /// has its own list; this is our auth-service's).
     pub username_claims: Vec<String>,
@@ -147,6 +155,8 @@ pub struct ProxySettings {
     pub eject_seconds: u64,
     /// Seconds between re-resolutions of upstream host names.
     pub resolve_interval_seconds: u64,
+    /// Seconds between sweeps of idle keys out of the rate limiters.
+    pub rate_limit_sweep_seconds: u64,
 }
 
 /// One upstream service.
@@ -180,6 +190,9 @@ pub struct RouteSettings {
     /// any valid token will do).
     #[serde(default)]
     pub roles: Vec<String>,
+    /// The route's rate limits (none by default).
+    #[serde(default)]
+    pub rate_limit: RateLimitSettings,
 }
 
 impl Settings {
@@ -213,6 +226,12 @@ impl Settings {
     /// Refuses settings that are unsafe or inconsistent. The route table itself is checked
     /// when it is built (see [`crate::routing::RouteTable::new`]).
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.jwt.cache_capacity.is_some() {
+            anyhow::bail!(
+                "jwt.cache_capacity (a number of tokens) was replaced by jwt.cache_bytes (a size \
+                 in bytes; about 1 KiB per token): rename the setting"
+            );
+        }
         if ![401, 403].contains(&self.jwt.refusal_status) {
             anyhow::bail!("jwt.refusal_status must be 401 or 403");
         }
@@ -240,6 +259,9 @@ impl Settings {
         )?;
         if self.cors.allow_credentials && self.cors.allowed_origins.iter().any(|o| o == "*") {
             anyhow::bail!("cors: credentials cannot be allowed for every origin (\"*\")");
+        }
+        if self.proxy.rate_limit_sweep_seconds == 0 {
+            anyhow::bail!("proxy.rate_limit_sweep_seconds must be positive");
         }
         if self.jwt.issuer.is_empty() || self.jwt.audience.is_empty() {
             anyhow::bail!("jwt.issuer and jwt.audience must not be empty");
@@ -280,6 +302,7 @@ pub fn check_routes(
         if route.access == Access::Public && !route.roles.is_empty() {
             anyhow::bail!("route {:?} is public but requires roles", route.path);
         }
+        route.rate_limit.check(&route.path, route.access)?;
     }
     Ok(())
 }
@@ -287,5 +310,6 @@ pub fn check_routes(
 mod providers;
 pub use providers::{KNOWN_ALGORITHMS, ProviderSettings, RolesClaim, check_providers};
 
+mod limits;
 #[cfg(test)]
 mod tests;

@@ -9,8 +9,11 @@ use shared::messages;
 
 use actix_web::http::header::{HeaderValue, WWW_AUTHENTICATE};
 
+use std::net::IpAddr;
+
 use crate::auth::Rejection;
 use crate::pool::SendError;
+use crate::rate_limit::Limited;
 
 /// Why one attempt on one upstream instance failed.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +113,10 @@ pub enum GatewayError {
     /// The signing keys were never fetched: the token cannot be checked yet.
     #[error("keys unavailable")]
     KeysUnavailable,
+    /// The client address or the subject is over the route's rate limit; the address is
+    /// the client's, for the log line.
+    #[error("rate limited")]
+    TooManyRequests(Limited, IpAddr),
     /// No route matches the path.
     #[error("no route")]
     NotFound,
@@ -176,6 +183,7 @@ impl ResponseError for GatewayError {
             Self::Refused { status, .. } => *status,
             Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsafePath | Self::BadBody(_) => StatusCode::BAD_REQUEST,
             Self::PathTooLong => StatusCode::URI_TOO_LONG,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -209,6 +217,10 @@ impl ResponseError for GatewayError {
             Self::KeysUnavailable => {
                 tracing::warn!("token not verifiable: JWKS never fetched");
                 "Token verification is unavailable.".to_owned()
+            }
+            Self::TooManyRequests(limited, client) => {
+                tracing::info!(%client, "rate limited");
+                return limited.answer();
             }
             Self::NotFound => "Not found.".to_owned(),
             Self::UnsafePath => "Path contains dot segments or encoded separators.".to_owned(),

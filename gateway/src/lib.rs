@@ -8,6 +8,7 @@ pub mod error;
 pub mod metrics;
 pub mod pool;
 pub mod proxy;
+pub mod rate_limit;
 pub mod routes;
 pub mod routing;
 pub mod startup;

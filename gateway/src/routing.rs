@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::configuration::{Access, RouteSettings, UpstreamSettings, check_routes};
+use crate::rate_limit::RouteLimits;
 use crate::upstream::Upstream;
 
 /// One resolved route.
@@ -21,6 +22,8 @@ pub struct Route {
     pub access: Access,
     /// Roles of which a token needs one (empty: none needed).
     pub roles: Vec<String>,
+    /// Rate limits (none on most routes).
+    pub limits: RouteLimits,
 }
 
 impl Route {
@@ -70,6 +73,11 @@ impl RouteTable {
                 upstream: Arc::clone(upstream),
                 access: route.access,
                 roles: route.roles.clone(),
+                limits: RouteLimits::new(
+                    &route.rate_limit.per_address,
+                    &route.rate_limit.per_subject,
+                )
+                .map_err(|e| anyhow::anyhow!("route {:?} rate_limit: {e}", route.path))?,
             });
         }
         table.sort_by_key(|route| std::cmp::Reverse(route.prefix.len()));
@@ -77,6 +85,11 @@ impl RouteTable {
             routes: table,
             upstreams: resolved.into_values().collect(),
         })
+    }
+
+    /// Every route, longest prefix first.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
     }
 
     /// Every configured upstream, used by a route or not.
@@ -134,6 +147,7 @@ mod tests {
                 upstream: "svc".into(),
                 access: *access,
                 roles: vec![],
+                rate_limit: Default::default(),
             })
             .collect();
         RouteTable::new(&routes, &upstreams, Duration::ZERO).unwrap()
@@ -169,6 +183,7 @@ mod tests {
             upstream: upstream.into(),
             access: Access::Public,
             roles: vec![],
+            rate_limit: Default::default(),
         };
         let cases = [
             (vec![route("/a", "missing")], "unknown upstream"),

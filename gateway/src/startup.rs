@@ -75,6 +75,10 @@ impl Application {
             tasks.push(upstream.spawn_resolver(resolve_every).abort_handle());
             tasks.push(upstream.spawn_sweeper().abort_handle());
         }
+        let sweep_every = Duration::from_secs(settings.proxy.rate_limit_sweep_seconds);
+        for route in routes.routes() {
+            tasks.extend(route.limits.spawn_sweepers(sweep_every));
+        }
         let metrics = Arc::new(Metrics::default());
         let providers = Providers::new(&settings, jwks.clone())?;
         let refresh = Duration::from_secs(settings.jwt.jwks_refresh_seconds);
@@ -92,6 +96,7 @@ impl Application {
             refusal_status,
             &settings.proxy,
             &settings.identity,
+            &settings.client_address,
             Arc::clone(&metrics),
         )?;
         let state = web::Data::new(GatewayState {

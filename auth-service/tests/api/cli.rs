@@ -188,3 +188,51 @@ async fn check_config_prints_the_settings_without_secrets_or_names_the_bad_key()
     let (ok, out, _) = run_cli_with(&[], &["--version"], "");
     assert!(ok && out.starts_with("auth-service "), "{out}");
 }
+
+#[tokio::test]
+async fn minted_tokens_are_distinct_and_verify_against_the_served_keys() {
+    let settings = test_settings(&Backend::Sqlite).await;
+    let url = secrecy::ExposeSecret::expose_secret(&settings.database.url).to_owned();
+    let app = spawn_with(settings).await;
+    let (ok, out, err) = run_cli(
+        &url,
+        &[
+            "tokens", "mint", "--user", "user1", "--count", "3", "--ttl", "120",
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    let tokens: Vec<&str> = out.lines().collect();
+    assert_eq!(tokens.len(), 3, "{out}");
+    let mut ids = Vec::new();
+    for token in &tokens {
+        let claims = app.decode(token).await;
+        assert_eq!(claims.user, "user1");
+        assert_eq!(claims.exp - claims.iat, 120);
+        ids.push(claims.jti);
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "every token has its own id");
+
+    let (ok, _, err) = run_cli(
+        &url,
+        &["tokens", "mint", "--user", "nobody", "--count", "1"],
+        "",
+    );
+    assert!(!ok && err.contains("no user \"nobody\""), "{err}");
+    let (ok, _, err) = run_cli(
+        &url,
+        &["tokens", "mint", "--user", "user1", "--count", "0"],
+        "",
+    );
+    assert!(!ok && err.contains("--count"), "{err}");
+    let (ok, _, err) = run_cli(
+        &url,
+        &[
+            "tokens", "mint", "--user", "user1", "--count", "1", "--ttl", "999999",
+        ],
+        "",
+    );
+    assert!(!ok && err.contains("--ttl"), "{err}");
+}

@@ -1,10 +1,25 @@
 //! Tokens already verified, kept until they expire, so a client's repeated requests skip
 //! the signature check. Keyed by the whole token: any change to it is a miss.
+//!
+//! Bounded in bytes (tokens run up to 8 KiB each), and full means evicting the entries least
+//! likely to be asked for again (quick_cache's CLOCK-Pro), never emptying the whole cache: a
+//! flood of distinct valid tokens costs the flood's own hit rate, not everyone's.
+//!
+//! Entries can be dropped by token id, subject or key id (for revocations and key
+//! retirement). Those walk the cache once: they are rare, and the walk keeps lookups and
+//! inserts free of index upkeep. A token verifying while such a walk runs may still be
+//! inserted after it; a revocation must therefore also be checked where tokens are verified.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
 
 use super::Verified;
+
+/// Bytes counted per entry beyond its strings: the cache's slot, the `Arc`s, the fields.
+const ENTRY_OVERHEAD_BYTES: u64 = 160;
 
 /// A verified token's identity and how long it may be reused.
 #[derive(Debug)]
@@ -15,127 +30,161 @@ struct Entry {
     expires_at: u64,
     /// The key set it was verified against; a different key set means a miss.
     generation: u64,
+    /// The key id it was verified with (JWKS mode).
+    kid: Option<Box<str>>,
+    /// What the entry weighs, its token aside (computed once, when inserted).
+    weight: u64,
+}
+
+/// An entry's weight: its token's length plus its own.
+#[derive(Debug, Clone, Copy)]
+struct Bytes;
+
+impl Weighter<Box<str>, Arc<Entry>> for Bytes {
+    fn weight(&self, token: &Box<str>, entry: &Arc<Entry>) -> u64 {
+        token.len() as u64 + entry.weight
+    }
 }
 
 /// Tokens are hashed whole on every lookup, so the hasher is a fast one, seeded at random
 /// per process: lookups of made-up tokens cannot aim at collisions, and only tokens that
 /// verified are ever stored.
-type Entries = HashMap<Box<str>, Entry, foldhash::fast::RandomState>;
+type Entries = Cache<Box<str>, Arc<Entry>, Bytes, foldhash::fast::RandomState>;
 
-/// The verified-token cache, bounded to a number of entries.
-#[derive(Debug)]
+/// The verified-token cache, bounded in bytes.
 pub struct TokenCache {
-    entries: RwLock<Entries>,
-    capacity: usize,
+    /// `None` when the capacity is 0 (the cache is off).
+    entries: Option<Entries>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("entries", &self.len())
+            .field("bytes", &self.weight())
+            .finish()
+    }
 }
 
 impl TokenCache {
-    /// A cache of at most `capacity` tokens; 0 disables it.
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            entries: RwLock::new(Entries::with_capacity_and_hasher(
-                capacity.min(1024),
-                foldhash::fast::RandomState::default(),
-            )),
-            capacity,
+    /// A cache holding at most `capacity_bytes` of tokens and identities; 0 disables it.
+    pub fn new(capacity_bytes: u64) -> Self {
+        if capacity_bytes == 0 {
+            return Self { entries: None };
         }
+        // Shards of at least 256 KiB, so that even the largest tokens fit in one.
+        let shards = (capacity_bytes / (256 * 1024))
+            .clamp(1, 16)
+            .next_power_of_two();
+        let options = quick_cache::OptionsBuilder::new()
+            .estimated_items_capacity((capacity_bytes / 1024).max(16) as usize)
+            .weight_capacity(capacity_bytes)
+            .shards(shards as usize)
+            .build();
+        let entries = options.ok().map(|options| {
+            Entries::with_options(options, Bytes, Default::default(), Default::default())
+        });
+        Self { entries }
     }
 
     /// The identity of `token`, if it was verified against key set `generation` and has
     /// not expired by `now`.
     pub fn get(&self, token: &str, now: u64, generation: u64) -> Option<Arc<Verified>> {
-        let entries = self
-            .entries
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entries = self.entries.as_ref()?;
         let entry = entries.get(token)?;
-        (entry.expires_at > now && entry.generation == generation)
-            .then(|| Arc::clone(&entry.identity))
+        if entry.expires_at <= now {
+            entries.remove(token);
+            return None;
+        }
+        (entry.generation == generation).then(|| Arc::clone(&entry.identity))
     }
 
-    /// Remembers a token that just verified. When full, expired entries go first; if none
-    /// has expired, everything goes (a flood of distinct valid tokens must not grow memory).
+    /// Remembers a token that just verified with key `kid` (if named) against key set
+    /// `generation`, until `expires_at`.
     pub fn insert(
         &self,
         token: &str,
         identity: Arc<Verified>,
+        kid: Option<&str>,
         expires_at: u64,
         now: u64,
         generation: u64,
     ) {
-        if self.capacity == 0 || expires_at <= now {
+        let Some(entries) = &self.entries else { return };
+        if expires_at <= now {
             return;
         }
-        let mut entries = self
-            .entries
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= self.capacity {
-            entries.retain(|_, e| e.expires_at > now && e.generation == generation);
-            if entries.len() >= self.capacity {
-                entries.clear();
+        let id = &identity.identity;
+        let strings = id.user.len()
+            + id.subject.len()
+            + id.token_id.len()
+            + id.roles.iter().map(|r| r.len() + 24).sum::<usize>()
+            + identity
+                .headers
+                .iter()
+                .map(|(_, v)| v.len() + 32)
+                .sum::<usize>()
+            + kid.map_or(0, str::len);
+        let entry = Entry {
+            identity,
+            expires_at,
+            generation,
+            kid: kid.map(Box::from),
+            weight: strings as u64 + ENTRY_OVERHEAD_BYTES,
+        };
+        entries.insert(token.into(), Arc::new(entry));
+    }
+
+    /// Drops every entry for the token with id (`jti`) `token_id`; returns how many.
+    pub fn remove_token_id(&self, token_id: &str) -> usize {
+        self.remove_where(|entry| entry.identity.identity.token_id == token_id)
+    }
+
+    /// Drops every entry for subject (`sub`) `subject`; returns how many.
+    pub fn remove_subject(&self, subject: &str) -> usize {
+        self.remove_where(|entry| entry.identity.identity.subject == subject)
+    }
+
+    /// Drops every entry verified with key id `kid`; returns how many.
+    pub fn remove_key_id(&self, kid: &str) -> usize {
+        self.remove_where(|entry| entry.kid.as_deref() == Some(kid))
+    }
+
+    /// Drops every entry expired by `now`; returns how many.
+    pub fn remove_expired(&self, now: u64) -> usize {
+        self.remove_where(|entry| entry.expires_at <= now)
+    }
+
+    fn remove_where(&self, doomed: impl Fn(&Entry) -> bool) -> usize {
+        let Some(entries) = &self.entries else {
+            return 0;
+        };
+        let removed = AtomicUsize::new(0);
+        entries.retain(|_, entry| {
+            let keep = !doomed(entry);
+            if !keep {
+                removed.fetch_add(1, Ordering::Relaxed);
             }
-        }
-        entries.insert(
-            token.into(),
-            Entry {
-                identity,
-                expires_at,
-                generation,
-            },
-        );
+            keep
+        });
+        removed.into_inner()
     }
 
     /// Entries held now.
     pub fn len(&self) -> usize {
-        self.entries
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
+        self.entries.as_ref().map_or(0, Entries::len)
     }
 
     /// Whether nothing is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Bytes held now, as the entries are weighed.
+    pub fn weight(&self) -> u64 {
+        self.entries.as_ref().map_or(0, Entries::weight)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn identity(user: &str) -> Arc<Verified> {
-        Arc::new(Verified::new(shared::Identity {
-            user: user.into(),
-            subject: "s".into(),
-            roles: vec![],
-            token_id: "t".into(),
-        }))
-    }
-
-    #[test]
-    fn a_cached_token_is_found_until_it_expires_and_only_for_its_key_set() {
-        let cache = TokenCache::new(10);
-        cache.insert("a.b.c", identity("u"), 100, 50, 1);
-        assert_eq!(cache.get("a.b.c", 99, 1).unwrap().identity.user, "u");
-        assert!(cache.get("a.b.c", 100, 1).is_none(), "expired");
-        assert!(cache.get("a.b.c", 60, 2).is_none(), "keys changed since");
-        assert!(cache.get("a.b.d", 60, 1).is_none(), "another token");
-    }
-
-    #[test]
-    fn the_cache_stays_within_its_capacity() {
-        let cache = TokenCache::new(3);
-        for i in 0..10 {
-            cache.insert(&format!("token-{i}"), identity("u"), 1000, 0, 1);
-            assert!(cache.len() <= 3);
-        }
-        assert!(
-            cache.get("token-9", 1, 1).is_some(),
-            "the newest entry is kept"
-        );
-        let disabled = TokenCache::new(0);
-        disabled.insert("t", identity("u"), 1000, 0, 1);
-        assert!(disabled.is_empty());
-    }
-}
+mod tests;

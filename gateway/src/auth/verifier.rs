@@ -63,7 +63,7 @@ impl TokenVerifier {
             providers,
             leeway_seconds: settings.leeway_seconds,
             max_token_bytes: settings.max_token_bytes,
-            cache: TokenCache::new(settings.cache_capacity),
+            cache: TokenCache::new(settings.cache_bytes),
             metrics,
         }
     }
@@ -95,28 +95,34 @@ impl TokenVerifier {
                 .find(&unverified_issuer(token)?)
                 .ok_or(Rejection::WrongIssuer)?
         };
-        let claims = self.checked_claims(provider, token, now).await?;
+        let (claims, kid) = self.checked_claims(provider, token, now).await?;
         let identity = Arc::new(Verified::new(provider.mapping.identity(&claims)?));
         // `exp` is required and was checked to be a number by now.
         let expires_at = claims["exp"]
             .as_u64()
             .or_else(|| claims["exp"].as_f64().map(|f| f as u64))
             .ok_or(Rejection::Malformed)?;
-        self.cache
-            .insert(token, Arc::clone(&identity), expires_at, now, generation);
+        self.cache.insert(
+            token,
+            Arc::clone(&identity),
+            kid.as_deref(),
+            expires_at,
+            now,
+            generation,
+        );
         Ok(identity)
     }
 
     /// The claims of `token` once its signature and registered claims hold for
-    /// `provider`.
+    /// `provider`, and the key id it was verified with (JWKS keys).
     async fn checked_claims(
         &self,
         provider: &Provider,
         token: &str,
         now: u64,
-    ) -> Result<Value, Rejection> {
-        let claims = match &provider.keys {
-            ProviderKeys::Secret(hs) => decode(token, &hs.0, &hs.1)?,
+    ) -> Result<(Value, Option<String>), Rejection> {
+        let (claims, kid) = match &provider.keys {
+            ProviderKeys::Secret(hs) => (decode(token, &hs.0, &hs.1)?, None),
             ProviderKeys::Jwks(cache) => {
                 // Only the key id is taken from the unverified header; the algorithm
                 // comes from the key itself.
@@ -126,7 +132,7 @@ impl TokenVerifier {
                     .filter(|kid| kid.len() <= MAX_KID_BYTES)
                     .ok_or(Rejection::UnknownKey)?;
                 let key = cache.key(&kid).await?;
-                decode(token, &key.key, &key.validation)?
+                (decode(token, &key.key, &key.validation)?, Some(kid))
             }
         };
         if !claims.is_object() {
@@ -139,7 +145,12 @@ impl TokenVerifier {
                 return Err(Rejection::IssuedInFuture);
             }
         }
-        Ok(claims)
+        Ok((claims, kid))
+    }
+
+    /// The verified-token cache, to drop entries from (revocations, retired keys).
+    pub fn cache(&self) -> &TokenCache {
+        &self.cache
     }
 }
 

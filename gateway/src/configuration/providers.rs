@@ -175,9 +175,12 @@ mod tests {
         check_providers("http://localhost:8080", &[keycloak()]).unwrap();
     }
 
+    /// Spoils one field of a well-formed provider.
+    type Mistake = fn(&mut ProviderSettings);
+
     #[test]
     fn each_mistake_is_named() {
-        let cases: [(&str, fn(&mut ProviderSettings)); 6] = [
+        let cases: [(&str, Mistake); 6] = [
             ("issuer", |p| p.issuer.clear()),
             ("is not a URL", |p| p.jwks_url = "not a url".into()),
             ("http:// or https://", |p| {

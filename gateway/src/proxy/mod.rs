@@ -1,6 +1,7 @@
 //! The request path of every proxied request, as named stages after cloudflare/pingora's
 //! `ProxyHttp` phases. A per-request [`RequestContext`] goes through them in order:
 //!
+//! 0. [`client_address`]: who the client is, past trusted proxies (`client_address.rs`);
 //! 1. [`request_filter`]: route, token, roles (`request_filter.rs`);
 //! 2. upstream peer: the next healthy instance not tried yet ([`Upstream::pick`]);
 //! 3. [`upstream_request`]: the request for that instance, its headers and signed identity
@@ -12,6 +13,7 @@
 //! `retry.rs` says that is safe. Connections come from, and go back to, [`crate::pool`].
 
 mod body;
+pub mod client_address;
 mod context;
 mod headers;
 mod logging;
@@ -29,14 +31,16 @@ use service_kit::RequestId;
 use service_kit::assertion::IdentitySigner;
 
 use crate::auth::TokenVerifier;
-use crate::configuration::{IdentitySettings, ProxySettings};
+use crate::configuration::{ClientAddressSettings, IdentitySettings, ProxySettings};
 use crate::error::{AttemptError, GatewayError};
 use crate::metrics::Metrics;
 use crate::pool::Connector;
+use crate::rate_limit::set_rate_limit_headers;
 use crate::routing::{Route, RouteTable};
 use crate::upstream::Upstream;
 
 pub use body::RETRY_BUFFER_BYTES;
+pub use client_address::{ClientAddress, TrustedProxies};
 pub use context::RequestContext;
 pub use response_filter::BUFFERED_ANSWER_BYTES;
 
@@ -59,18 +63,22 @@ pub struct Proxy {
     request_timeout: Duration,
     signer: IdentitySigner,
     metrics: Arc<Metrics>,
+    /// Proxies believed about the client's address and scheme.
+    trusted: TrustedProxies,
     /// Status of a refusal for a missing or invalid token (403 or 401).
     refusal_status: StatusCode,
 }
 
 impl Proxy {
-    /// A proxy over `routes` with the configured timeouts, limits and identity key.
+    /// A proxy over `routes` with the configured timeouts, limits, identity key and
+    /// trusted proxies.
     pub fn new(
         routes: RouteTable,
         verifier: TokenVerifier,
         refusal_status: StatusCode,
         settings: &ProxySettings,
         identity: &IdentitySettings,
+        client_address: &ClientAddressSettings,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         // Redirects are the client's business: this client never follows them.
@@ -86,6 +94,7 @@ impl Proxy {
             request_timeout: Duration::from_millis(settings.request_timeout_ms),
             signer: IdentitySigner::new(&identity.secret)?,
             metrics,
+            trusted: TrustedProxies::new(client_address.trusted_proxies.clone()),
         })
     }
 
@@ -102,7 +111,13 @@ impl Proxy {
         request_id: &RequestId,
     ) -> Result<HttpResponse, GatewayError> {
         let mut ctx = RequestContext::new(request_id);
-        let result = self.proxy(req, payload, &mut ctx).await;
+        ctx.client =
+            self.trusted
+                .resolve(req.peer_addr(), req.headers(), req.app_config().secure());
+        let mut result = self.proxy(req, payload, &mut ctx).await;
+        if let (Ok(response), Some(allowance)) = (&mut result, ctx.allowance) {
+            set_rate_limit_headers(response.headers_mut(), allowance);
+        }
         logging(&self.metrics, &ctx, &result);
         result
     }

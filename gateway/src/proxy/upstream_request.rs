@@ -78,10 +78,10 @@ fn upstream_headers(
             out.append(name, value);
         }
     }
-    // The gateway is the edge: what the client claims about earlier hops is not trusted.
-    if let Some(peer) = req.peer_addr() {
-        out.insert(X_FORWARDED_FOR, headers::forwarded_for(peer.ip()));
-    }
+    // Only the client stage 0 resolved goes on: what the client claims about earlier hops
+    // was believed only from trusted proxies, and the upstream (which trusts the gateway
+    // and takes the nearest untrusted address) then keys its limits on the real client.
+    out.insert(X_FORWARDED_FOR, headers::forwarded_for(ctx.client.ip));
     let mut set = |name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
             out.insert(HeaderName::from_static(name), value);
@@ -89,11 +89,7 @@ fn upstream_headers(
     };
     set(
         "x-forwarded-proto",
-        if req.app_config().secure() {
-            "https"
-        } else {
-            "http"
-        },
+        if ctx.client.https { "https" } else { "http" },
     );
     if let Some(host) = req
         .headers()

@@ -57,6 +57,7 @@ fn protected_route_to(settings: &mut Settings, urls: impl FnOnce(&str) -> String
         upstream: "checked".into(),
         access: Access::Protected,
         roles: vec![],
+        rate_limit: Default::default(),
     });
 }
 

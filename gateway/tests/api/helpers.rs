@@ -104,6 +104,7 @@ pub fn route_to_upstream(settings: &mut Settings, name: &str, urls: String) {
         upstream: name.into(),
         access: Access::Public,
         roles: vec![],
+        rate_limit: Default::default(),
     });
 }
 
@@ -147,6 +148,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         upstream: upstream.into(),
         access,
         roles: vec![],
+        rate_limit: Default::default(),
     };
     settings.routes = vec![
         route("/login", "auth", Access::Public),

@@ -138,12 +138,13 @@ async fn cors_preflight_and_responses_follow_the_settings() {
         .await
         .unwrap();
     assert_eq!(simple.headers()["access-control-allow-origin"], "*");
-    assert!(
-        simple.headers()["access-control-expose-headers"]
-            .to_str()
-            .unwrap()
-            .contains("x-request-id")
-    );
+    let exposed = simple.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for header in ["x-request-id", "retry-after", "ratelimit-remaining"] {
+        assert!(exposed.contains(header), "{exposed}");
+    }
 }
 
 #[tokio::test]
