@@ -9,6 +9,7 @@ use serde::Deserialize;
 use service_kit::configuration::{self, ApplicationSettings, EnvVars, Environment, Sources};
 use service_kit::telemetry::TelemetrySettings;
 
+pub use forward_auth::ForwardAuthSettings;
 pub use limits::{ClientAddressSettings, RateLimitSettings};
 
 /// The embedded configuration files and the `GATEWAY__` variable prefix.
@@ -50,6 +51,9 @@ pub struct Settings {
     pub cors: CorsSettings,
     /// Which proxies in front of the gateway may say who the client is.
     pub client_address: ClientAddressSettings,
+    /// The verification endpoint for proxies in front (off unless a path is set).
+    #[serde(default)]
+    pub forward_auth: ForwardAuthSettings,
     /// The admin listener (metrics), never published.
     pub admin: ApplicationSettings,
     /// Upstream services by name.
@@ -271,6 +275,7 @@ impl Settings {
         }
         RolesClaim::parse("jwt.roles_claim", &self.jwt.roles_claim)?;
         check_providers(&self.jwt.issuer, &self.providers)?;
+        self.forward_auth.validate()?;
         check_routes(&self.routes, &self.upstreams)
     }
 }
@@ -310,6 +315,7 @@ pub fn check_routes(
 mod providers;
 pub use providers::{KNOWN_ALGORITHMS, ProviderSettings, RolesClaim, check_providers};
 
+mod forward_auth;
 mod limits;
 #[cfg(test)]
 mod tests;

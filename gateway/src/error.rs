@@ -123,6 +123,9 @@ pub enum GatewayError {
     /// The path holds dot segments or encoded separators.
     #[error("unsafe path")]
     UnsafePath,
+    /// A forward-authentication request without a usable original request.
+    #[error("bad forward-auth request")]
+    BadForwardAuth(&'static str),
     /// The path (with its query) is too long to forward.
     #[error("path too long")]
     PathTooLong,
@@ -184,7 +187,9 @@ impl ResponseError for GatewayError {
             Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
-            Self::UnsafePath | Self::BadBody(_) => StatusCode::BAD_REQUEST,
+            Self::UnsafePath | Self::BadBody(_) | Self::BadForwardAuth(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::PathTooLong => StatusCode::URI_TOO_LONG,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Upstream {
@@ -224,6 +229,7 @@ impl ResponseError for GatewayError {
             }
             Self::NotFound => "Not found.".to_owned(),
             Self::UnsafePath => "Path contains dot segments or encoded separators.".to_owned(),
+            Self::BadForwardAuth(message) => (*message).to_owned(),
             Self::PathTooLong => "Request path is too long.".to_owned(),
             Self::PayloadTooLarge(limit) => {
                 format!("Request body is too large (limit {limit} bytes).")

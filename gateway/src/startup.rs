@@ -106,12 +106,18 @@ impl Application {
             welcome_message: settings.welcome_message.clone(),
         });
         let cors = settings.cors.clone();
+        let forward_auth = settings.forward_auth.path.clone();
         let server = server::start(&settings.application, move || {
             // CORS inside the stack every service runs (see `middleware::stack`).
-            middleware::stack(App::new().wrap(cors::middleware(&cors)))
+            let app = middleware::stack(App::new().wrap(cors::middleware(&cors)))
                 .app_data(state.clone())
-                .configure(health::configure_live)
-                .configure(routes::configure)
+                .configure(health::configure_live);
+            let app = if forward_auth.is_empty() {
+                app
+            } else {
+                app.route(&forward_auth, web::route().to(routes::proxy::verify))
+            };
+            app.configure(routes::configure)
         })?;
         Ok(Self {
             main: server,

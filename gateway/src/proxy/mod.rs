@@ -21,6 +21,7 @@ mod request_filter;
 mod response_filter;
 mod retry;
 mod upstream_request;
+mod verify;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -128,8 +129,15 @@ impl Proxy {
         payload: web::Payload,
         ctx: &mut RequestContext<'a>,
     ) -> Result<HttpResponse, GatewayError> {
-        let route =
-            request_filter(&self.routes, &self.verifier, self.refusal_status, req, ctx).await?;
+        let route = request_filter(
+            &self.routes,
+            &self.verifier,
+            self.refusal_status,
+            req.path(),
+            req.headers(),
+            ctx,
+        )
+        .await?;
         self.forward(req, payload, route, ctx).await
     }
 

@@ -2,8 +2,8 @@
 //! use it (rate limits, token, roles). Whatever fails here is the client's fault and never reaches an
 //! upstream.
 
-use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
 
 use crate::auth::{self, Rejection, TokenVerifier};
 use crate::configuration::Access;
@@ -12,7 +12,7 @@ use crate::proxy::context::RequestContext;
 use crate::rate_limit::address_key;
 use crate::routing::{Route, RouteTable, is_safe_path};
 
-/// Matches the route for the request's path, takes a request from the client address's
+/// Matches the route for `path` (the request's, or the one a proxy in front asks about), takes a request from the client address's
 /// bucket (before any signature is checked) and, on a protected route, verifies the token,
 /// the roles and the subject's bucket; the route, the identity and the allowance go into
 /// `ctx`.
@@ -22,10 +22,10 @@ pub async fn request_filter<'a>(
     routes: &'a RouteTable,
     verifier: &TokenVerifier,
     refusal_status: StatusCode,
-    req: &HttpRequest,
+    path: &str,
+    headers: &HeaderMap,
     ctx: &mut RequestContext<'a>,
 ) -> Result<&'a Route, GatewayError> {
-    let path = req.path();
     if !is_safe_path(path) {
         return Err(GatewayError::UnsafePath);
     }
@@ -42,7 +42,7 @@ pub async fn request_filter<'a>(
             refusal,
             status: refusal_status,
         };
-        let token = auth::token_from(req.headers()).ok_or(refused(Refusal::TokenMissing))?;
+        let token = auth::token_from(headers).ok_or(refused(Refusal::TokenMissing))?;
         let identity = match verifier.verify(token).await {
             Ok(identity) => identity,
             Err(Rejection::KeysUnavailable) => return Err(GatewayError::KeysUnavailable),

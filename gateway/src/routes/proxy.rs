@@ -15,3 +15,13 @@ pub async fn forward(
 ) -> Result<HttpResponse, GatewayError> {
     state.proxy.handle(&req, payload, &request_id).await
 }
+
+/// Forward authentication for a proxy in front (see [`crate::proxy::Proxy::verify`]), at
+/// `forward_auth.path` when that is set.
+pub async fn verify(
+    req: HttpRequest,
+    state: web::Data<GatewayState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, GatewayError> {
+    state.proxy.verify(&req, &request_id).await
+}

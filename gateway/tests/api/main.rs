@@ -11,6 +11,7 @@ mod cli;
 mod client_address;
 mod connections;
 mod edge;
+mod forward_auth;
 mod helpers;
 mod hop_by_hop;
 mod identity_provider;
