@@ -17,8 +17,10 @@ use tracing_subscriber::EnvFilter;
 /// Bytes of log lines gathered before one write to stdout.
 pub const WRITE_BUFFER_BYTES: usize = 32 * 1024;
 
-/// Lines waiting for the writer thread before a logging thread has to wait for it.
-pub const QUEUED_LINES: usize = 64 * 1024;
+/// Lines waiting for the writer thread before a logging thread has to wait for it. The
+/// channel allocates every slot up front (about 32 bytes each), so this is also memory
+/// every service holds from start-up.
+pub const QUEUED_LINES: usize = 8 * 1024;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
