@@ -111,15 +111,30 @@ impl Proxy {
         payload: web::Payload,
         request_id: &RequestId,
     ) -> Result<HttpResponse, GatewayError> {
+        let mut ctx = self.context(req, request_id);
+        let result = self.proxy(req, payload, &mut ctx).await;
+        self.finish(&ctx, result)
+    }
+
+    /// A request's context with stage 0 done: who the client is.
+    fn context<'a>(&self, req: &HttpRequest, request_id: &'a RequestId) -> RequestContext<'a> {
         let mut ctx = RequestContext::new(request_id);
         ctx.client =
             self.trusted
                 .resolve(req.peer_addr(), req.headers(), req.app_config().secure());
-        let mut result = self.proxy(req, payload, &mut ctx).await;
+        ctx
+    }
+
+    /// The answer with its rate-limit headers, counted by stage 5.
+    fn finish(
+        &self,
+        ctx: &RequestContext<'_>,
+        mut result: Result<HttpResponse, GatewayError>,
+    ) -> Result<HttpResponse, GatewayError> {
         if let (Ok(response), Some(allowance)) = (&mut result, ctx.allowance) {
             set_rate_limit_headers(response.headers_mut(), allowance);
         }
-        logging(&self.metrics, &ctx, &result);
+        logging(&self.metrics, ctx, &result);
         result
     }
 

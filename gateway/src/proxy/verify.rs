@@ -15,11 +15,9 @@ use service_kit::RequestId;
 use service_kit::clock::unix_seconds;
 use shared::headers::IDENTITY_SIGNATURE;
 
-use super::logging::logging;
 use super::request_filter::request_filter;
 use super::{Proxy, RequestContext};
 use crate::error::GatewayError;
-use crate::rate_limit::set_rate_limit_headers;
 
 /// The headers that name the original request, in the order they are believed.
 const URI_HEADERS: [&str; 2] = ["x-original-uri", "x-forwarded-uri"];
@@ -58,16 +56,9 @@ impl Proxy {
         req: &HttpRequest,
         request_id: &RequestId,
     ) -> Result<HttpResponse, GatewayError> {
-        let mut ctx = RequestContext::new(request_id);
-        ctx.client =
-            self.trusted
-                .resolve(req.peer_addr(), req.headers(), req.app_config().secure());
-        let mut result = self.grant(req, &mut ctx).await;
-        if let (Ok(response), Some(allowance)) = (&mut result, ctx.allowance) {
-            set_rate_limit_headers(response.headers_mut(), allowance);
-        }
-        logging(&self.metrics, &ctx, &result);
-        result
+        let mut ctx = self.context(req, request_id);
+        let result = self.grant(req, &mut ctx).await;
+        self.finish(&ctx, result)
     }
 
     async fn grant<'a>(
