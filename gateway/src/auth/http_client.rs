@@ -33,13 +33,17 @@ impl std::fmt::Debug for KeysClient {
     }
 }
 
-/// A client trusting the system's roots and, when given, the CAs in `ca_file` (PEM).
-pub fn keys_client(ca_file: Option<&Path>) -> anyhow::Result<KeysClient> {
+/// A client trusting, when given, the CAs in `ca_file` (PEM) and, with `system_roots`, the
+/// system's roots. A provider fetched over plain `http` (our auth-service on the private
+/// network) passes `false`: the system's few hundred roots cost about 2 MiB to hold.
+pub fn keys_client(ca_file: Option<&Path>, system_roots: bool) -> anyhow::Result<KeysClient> {
     let mut roots = RootCertStore::empty();
-    // Unreadable system certificates are skipped, not fatal: a private CA may be all a
-    // deployment needs, and a minimal image may have no store at all.
-    let system = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(system.certs);
+    if system_roots {
+        // Unreadable system certificates are skipped, not fatal: a private CA may be all a
+        // deployment needs, and a minimal image may have no store at all.
+        let system = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(system.certs);
+    }
     if let Some(file) = ca_file {
         let mut added = 0;
         for cert in CertificateDer::pem_file_iter(file)

@@ -89,8 +89,12 @@ impl JwksCache {
             issuer: provider.issuer.clone(),
             configured_url: provider.jwks_url.clone(),
             discovered_url: RwLock::new(None),
-            client: keys_client(provider.ca_file.as_deref())
-                .with_context(|| format!("provider {}", provider.name))?,
+            // Discovery may name an https JWKS whatever the issuer's scheme.
+            client: keys_client(
+                provider.ca_file.as_deref(),
+                provider.jwks_url.is_empty() || provider.jwks_url.starts_with("https://"),
+            )
+            .with_context(|| format!("provider {}", provider.name))?,
             allowed,
             template: template(&provider.issuer, &provider.audiences, jwt.leeway_seconds),
             cooldown: Duration::from_secs(jwt.jwks_refetch_cooldown_seconds),
