@@ -99,16 +99,21 @@ def beside(stack, name, attack):
 # --- slow and stalled clients ------------------------------------------------------------
 
 
+def closed_in_time(sock, limit, what):
+    """None when the peer closes `sock` within `limit` seconds, else what stayed open."""
+    _, took, closed = read_until_closed(sock, limit + 5)
+    if not closed or took > limit:
+        return f"{what} still open after {took:.1f} s"
+    return None
+
+
 def slow_headers(stack):
     """A first request whose headers never end: closed within the header timeout."""
 
     def attack():
         with connect(stack.port) as s:
             s.sendall(b"GET / HTTP/1.1\r\nHost: attack\r\nX-Slow: ")
-            _, took, closed = read_until_closed(s, HEADER_TIMEOUT + SLACK + 5)
-        if not closed or took > HEADER_TIMEOUT + SLACK:
-            return f"connection still open after {took:.1f} s"
-        return None
+            return closed_in_time(s, HEADER_TIMEOUT + SLACK, "the connection")
 
     return beside(stack, "normal-slow-headers", attack)
 
@@ -124,10 +129,7 @@ def stalled_second_request(stack):
             if first is None or first[0] != 200:
                 return f"the first request was not answered: {first}"
             s.sendall(b"G")
-            _, took, closed = read_until_closed(s, HEADER_TIMEOUT + SLACK + 5)
-        if not closed or took > HEADER_TIMEOUT + SLACK:
-            return f"connection still open {took:.1f} s after the second request's first byte"
-        return None
+            return closed_in_time(s, HEADER_TIMEOUT + SLACK, "after a second request's first byte, the connection")
 
     return beside(stack, "normal-stalled-second", attack)
 
@@ -161,10 +163,7 @@ def idle_keepalive(stack):
             s.sendall(b"GET / HTTP/1.1\r\nHost: attack\r\n\r\n")
             if read_response(s) is None:
                 return "the request was not answered"
-            _, took, closed = read_until_closed(s, KEEPALIVE_TIMEOUT + SLACK + 5)
-        if not closed or took > KEEPALIVE_TIMEOUT + SLACK:
-            return f"idle connection still open after {took:.1f} s"
-        return None
+            return closed_in_time(s, KEEPALIVE_TIMEOUT + SLACK, "the idle connection")
 
     return beside(stack, "normal-idle", attack)
 
