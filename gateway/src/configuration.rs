@@ -276,6 +276,9 @@ impl Settings {
         RolesClaim::parse("jwt.roles_claim", &self.jwt.roles_claim)?;
         check_providers(&self.jwt.issuer, &self.providers)?;
         self.forward_auth.validate()?;
+        if let Some(tls) = &self.application.tls {
+            service_kit::server::check_tls(tls)?;
+        }
         check_routes(&self.routes, &self.upstreams)
     }
 }

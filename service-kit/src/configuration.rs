@@ -215,6 +215,25 @@ pub struct ApplicationSettings {
     /// is never hashed), as nginx does by default.
     #[serde(default)]
     pub allow_half_closed: bool,
+    /// TLS on this listener (`[application.tls]`); absent: plain HTTP.
+    #[serde(default)]
+    pub tls: Option<TlsSettings>,
+}
+
+/// TLS on a listener: a certificate and its key from PEM files, reloaded when they change.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TlsSettings {
+    /// The certificate chain, leaf first (PEM).
+    pub certificate_file: PathBuf,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// How often the two files are checked for a change, in seconds (SIGHUP reloads at
+    /// once); 0: on SIGHUP only.
+    #[serde(default = "defaults::tls_reload_interval_seconds")]
+    pub reload_interval_seconds: u64,
+    /// Whether HTTP/2 is offered (by ALPN) beside HTTP/1.1.
+    #[serde(default = "defaults::http2")]
+    pub http2: bool,
 }
 
 /// The defaults of [`ApplicationSettings`]' limits, for listeners whose section leaves them
@@ -239,6 +258,14 @@ pub mod defaults {
     /// 10,000 connections at once.
     pub fn max_connections() -> usize {
         10_000
+    }
+    /// Certificate files checked for a change every 10 s.
+    pub fn tls_reload_interval_seconds() -> u64 {
+        10
+    }
+    /// HTTP/2 offered on TLS.
+    pub fn http2() -> bool {
+        true
     }
 }
 

@@ -1,12 +1,14 @@
 //! Binding and running an HTTP server the same way in every service, with the same
 //! defences at the edge: a cap on open connections across workers ([`gate`]), deadlines on
 //! every read of a client ([`conn`], [`deadline`]) and refusal of what is never served
-//! ([`guard`]).
+//! ([`guard`]); TLS with HTTP/2 where configured ([`tls`]).
 
 mod conn;
 mod deadline;
 mod gate;
 mod guard;
+mod stream;
+mod tls;
 mod tracked;
 
 use std::net::TcpListener;
@@ -14,15 +16,35 @@ use std::time::Duration;
 
 use actix_http::{HttpService, KeepAlive, Protocol, Request};
 use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
+use actix_web::HttpRequest;
 use actix_web::body::MessageBody;
 use actix_web::dev::{AppConfig, Response, Service, ServiceFactory};
 use actix_web::rt::net::TcpStream;
 use anyhow::Context;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
 use crate::configuration::ApplicationSettings;
 use conn::{Conn, Limits};
 use gate::Gate;
 use guard::GuardFactory;
+use stream::Stream;
+use tls::Tls;
+
+/// Marks a connection that speaks TLS, among its data.
+#[derive(Debug, Clone, Copy)]
+struct Secure;
+
+/// Reads a listener's certificate and key as start-up would (for `check-config`): an error
+/// names the setting at fault.
+pub fn check_tls(settings: &crate::configuration::TlsSettings) -> anyhow::Result<()> {
+    tls::check(settings)
+}
+
+/// Whether `req` came over TLS to this listener (not to a proxy in front of it).
+pub fn is_tls(req: &HttpRequest) -> bool {
+    req.conn_data::<Secure>().is_some()
+}
 
 /// Seconds in-flight requests get to finish after SIGTERM/SIGINT before workers are stopped.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
@@ -54,6 +76,8 @@ where
     let allow_half_closed = settings.allow_half_closed;
     gate::raise_open_files_limit(settings.max_connections);
     let gate = Gate::new(settings.max_connections);
+    let tls = settings.tls.as_ref().map(Tls::start).transpose()?;
+    let acceptor = tls.as_ref().map(|tls| tls.acceptor.clone());
     let builder = actix_web::dev::Server::build();
     let shutdown = builder.graceful_shutdown_signal();
     let server = builder
@@ -65,7 +89,13 @@ where
                 .map_err(|err| Response::from(err.into().error_response()))
                 .map(Into::into);
             let shutdown = shutdown.clone();
-            let http = HttpService::build()
+            let builder = HttpService::build();
+            let builder = if acceptor.is_some() {
+                builder.secure()
+            } else {
+                builder
+            };
+            let http = builder
                 .keep_alive(KeepAlive::Timeout(limits.keep_alive))
                 .client_request_timeout(limits.header)
                 .client_disconnect_timeout(LINGER)
@@ -76,18 +106,27 @@ where
                 })
                 .on_connect_ext(|io: &Conn, data| {
                     data.insert(io.state());
+                    if io.is_tls() {
+                        data.insert(Secure);
+                    }
                 })
                 .finish(GuardFactory(map_config(app, |()| AppConfig::default())))
                 .map_err(|_| ());
             let gate = gate.clone();
+            let acceptor = acceptor.clone();
             fn_service(move |stream: TcpStream| {
                 let gate = gate.clone();
-                async move { accept(stream, &gate, limits).await }
+                let acceptor = acceptor.clone();
+                async move { accept(stream, &gate, limits, acceptor.as_ref()).await }
             })
             .and_then(http)
         })?
         .run();
-    Ok(BoundServer::new(port, server))
+    Ok(BoundServer {
+        port,
+        server,
+        _tls: tls,
+    })
 }
 
 /// The listener's deadlines; each must be above zero, as must the connection cap.
@@ -108,20 +147,46 @@ fn limits(settings: &ApplicationSettings) -> anyhow::Result<Limits> {
     })
 }
 
-/// Lets a new connection in under the cap, or answers it 503 and closes it.
+/// Lets a new connection in under the cap, or answers it 503 and closes it; on a TLS
+/// listener, completes the handshake within the header timeout, the protocol chosen by ALPN.
 async fn accept(
     stream: TcpStream,
     gate: &Gate,
     limits: Limits,
+    tls: Option<&TlsAcceptor>,
 ) -> Result<(Conn, Protocol, Option<std::net::SocketAddr>), ()> {
     let Some(permit) = gate.try_enter() else {
-        gate.refuse(stream).await;
+        // A TLS client could not read a plain answer: it is just closed.
+        if tls.is_none() {
+            gate.refuse(stream).await;
+        }
         return Err(());
     };
+    let opened = Instant::now();
     // Answers go out in several writes that must not wait on acknowledgements.
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr().ok();
-    Ok((Conn::new(stream, limits, permit), Protocol::Http1, peer))
+    let Some(acceptor) = tls else {
+        let conn = Conn::new(Stream::Plain(stream), limits, permit, opened, false);
+        return Ok((conn, Protocol::Http1, peer));
+    };
+    let handshake = tokio::time::timeout_at(opened + limits.header, acceptor.accept(stream));
+    let tls = match handshake.await {
+        Ok(Ok(tls)) => tls,
+        // Scanners and impatient clients: not worth a line each at the default level.
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "TLS handshake failed");
+            return Err(());
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            return Err(());
+        }
+    };
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(tls::H2);
+    let protocol = if h2 { Protocol::Http2 } else { Protocol::Http1 };
+    let conn = Conn::new(Stream::Tls(Box::new(tls)), limits, permit, opened, h2);
+    Ok((conn, protocol, peer))
 }
 
 /// Binds the configured address; port 0 picks a free port (tests read it back).
@@ -150,6 +215,8 @@ fn port_of(listener: &TcpListener) -> anyhow::Result<u16> {
 pub struct BoundServer {
     port: u16,
     server: actix_web::dev::Server,
+    /// The listener's TLS, whose certificate reloads stop with the server.
+    _tls: Option<Tls>,
 }
 
 impl std::fmt::Debug for BoundServer {
@@ -161,11 +228,6 @@ impl std::fmt::Debug for BoundServer {
 }
 
 impl BoundServer {
-    /// Pairs a built server with the port its listener is bound to.
-    pub fn new(port: u16, server: actix_web::dev::Server) -> Self {
-        Self { port, server }
-    }
-
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port

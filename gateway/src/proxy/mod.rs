@@ -30,6 +30,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use service_kit::RequestId;
 use service_kit::assertion::IdentitySigner;
+use service_kit::server;
 
 use crate::auth::TokenVerifier;
 use crate::configuration::{ClientAddressSettings, IdentitySettings, ProxySettings};
@@ -119,9 +120,9 @@ impl Proxy {
     /// A request's context with stage 0 done: who the client is.
     fn context<'a>(&self, req: &HttpRequest, request_id: &'a RequestId) -> RequestContext<'a> {
         let mut ctx = RequestContext::new(request_id);
-        ctx.client =
-            self.trusted
-                .resolve(req.peer_addr(), req.headers(), req.app_config().secure());
+        ctx.client = self
+            .trusted
+            .resolve(req.peer_addr(), req.headers(), server::is_tls(req));
         ctx
     }
 

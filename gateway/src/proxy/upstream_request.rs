@@ -91,11 +91,13 @@ fn upstream_headers(
         "x-forwarded-proto",
         if ctx.client.https { "https" } else { "http" },
     );
-    if let Some(host) = req
+    // HTTP/2 carries the host in the request's authority, not in a Host header.
+    let host = req
         .headers()
         .get(actix_header::HOST)
         .and_then(|h| h.to_str().ok())
-    {
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    if let Some(host) = host {
         set("x-forwarded-host", host);
     }
     set(REQUEST_ID, ctx.request_id.as_str());

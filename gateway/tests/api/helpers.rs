@@ -124,9 +124,9 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// The same gateway after `adjust` has had its say about the settings. HS256 unless
-/// `adjust` says otherwise: JWKS mode needs a JWKS URL that something answers on.
-pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+/// The settings [`spawn_app`] runs with: local ones on free ports, echo upstreams behind
+/// the test routes, HS256.
+pub fn spawn_settings() -> Settings {
     let mut settings =
         local_settings_on_free_ports("GATEWAY", &["application", "admin"], Settings::load_with);
     settings.proxy.request_timeout_ms = REQUEST_TIMEOUT_MS;
@@ -164,6 +164,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
             ..route("/admin", "resource", Access::Protected)
         },
     ];
+    settings
+}
+
+/// The same gateway after `adjust` has had its say about the settings. HS256 unless
+/// `adjust` says otherwise: JWKS mode needs a JWKS URL that something answers on.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = spawn_settings();
     adjust(&mut settings);
     let app = Application::build(settings.clone()).unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());

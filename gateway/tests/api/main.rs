@@ -21,5 +21,6 @@ mod operations;
 mod providers;
 mod proxy;
 mod rate_limits;
+mod tls;
 mod tokens;
 mod welcome;

@@ -1,9 +1,15 @@
-//! One client connection as the HTTP dispatcher reads it: the socket, with a deadline armed
-//! whenever no request of the connection is being served. While idle it waits for the next
-//! request up to the keep-alive timeout (actix-http's own timer); from the next request's
-//! first byte (the connection's opening, for the first), its headers must arrive within the
-//! header timeout, for every request: past it reads fail and the connection closes.
-
+//! One client connection as the HTTP dispatcher reads it: the socket (or TLS over it), with a
+//! deadline armed whenever no request of the connection is being served.
+//!
+//! HTTP/1.1: while idle it waits for the next request up to the keep-alive timeout
+//! (actix-http's own timer); from the next request's first byte (the connection's opening,
+//! for the first), its headers must arrive within the header timeout, for every request:
+//! past it reads fail and the connection closes.
+//!
+//! HTTP/2 (multiplexed): the first request must arrive within the header timeout of the
+//! connection's opening (the TLS handshake included); afterwards, a connection without a
+//! request being served for the keep-alive timeout is closed, whatever control frames or
+//! unfinished header blocks the client keeps sending.
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,11 +17,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::rt::net::TcpStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use super::gate::Permit;
+use super::stream::Stream;
 
 /// The deadlines of one listener, from its settings.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +55,24 @@ pub struct ConnState {
     pub body_timed_out: AtomicBool,
     /// The listener's deadlines.
     pub limits: Limits,
+    /// HTTP/2: requests are served side by side, each with its own body flags above
+    /// (the connection's are unused), and a connection is never closed for one of them.
+    pub multiplexed: bool,
+}
+
+impl ConnState {
+    /// A fresh state: nothing dispatched, no body, not closing.
+    pub fn new(limits: Limits, multiplexed: bool) -> Self {
+        Self {
+            dispatched: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            body_open: AtomicBool::new(false),
+            body_timed_out: AtomicBool::new(false),
+            limits,
+            multiplexed,
+        }
+    }
 }
 
 /// Where the connection is between requests.
@@ -57,7 +81,7 @@ enum Phase {
     /// Waiting for headers: the deadline is the header timeout.
     Headers,
     /// Idle after an answer, no byte of a next request yet: actix-http's keep-alive timer
-    /// (set to the same timeout) closes the connection if none comes.
+    /// (set to the same timeout) closes the connection if none comes; on HTTP/2, ours.
     Idle,
     /// A request is being served: no deadline here (the body has its own).
     Busy,
@@ -67,7 +91,7 @@ enum Phase {
 /// until dropped.
 #[derive(Debug)]
 pub struct Conn {
-    io: TcpStream,
+    io: Stream,
     state: Arc<ConnState>,
     phase: Phase,
     /// The dispatch count last seen.
@@ -79,24 +103,23 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Wraps an accepted socket: its first request's headers are due within the header
-    /// timeout from now.
-    pub fn new(io: TcpStream, limits: Limits, permit: Permit) -> Self {
-        let state = Arc::new(ConnState {
-            dispatched: AtomicUsize::new(0),
-            in_flight: AtomicUsize::new(0),
-            closing: AtomicBool::new(false),
-            body_open: AtomicBool::new(false),
-            body_timed_out: AtomicBool::new(false),
-            limits,
-        });
+    /// Wraps a connection accepted at `opened`: its first request's headers are due within
+    /// the header timeout from then.
+    pub fn new(
+        io: Stream,
+        limits: Limits,
+        permit: Permit,
+        opened: Instant,
+        multiplexed: bool,
+    ) -> Self {
+        let state = Arc::new(ConnState::new(limits, multiplexed));
         Self {
             io,
             state,
             phase: Phase::Headers,
             seen: 0,
             next_started: None,
-            timer: Box::pin(tokio::time::sleep(limits.header)),
+            timer: Box::pin(tokio::time::sleep_until(opened + limits.header)),
             _permit: permit,
         }
     }
@@ -111,8 +134,31 @@ impl Conn {
         self.timer.as_mut().reset(deadline);
     }
 
+    /// Whether the connection speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.io, Stream::Tls(_))
+    }
+
+    /// HTTP/2's phases: busy while any request is served, else idle up to the keep-alive
+    /// timeout from the last answer (before the first request: the header timeout).
+    fn track_multiplexed(&mut self) {
+        let busy = self.state.in_flight.load(Ordering::Acquire) > 0;
+        let dispatched = self.state.dispatched.load(Ordering::Acquire);
+        let new_requests = dispatched != self.seen;
+        self.seen = dispatched;
+        if busy {
+            self.phase = Phase::Busy;
+        } else if self.phase == Phase::Busy || new_requests {
+            let keep_alive = self.state.limits.keep_alive;
+            self.arm(Phase::Idle, Instant::now() + keep_alive);
+        }
+    }
+
     /// Moves between phases as requests start and finish; called on every read.
     fn track(&mut self, got_bytes: bool) {
+        if self.state.multiplexed {
+            return self.track_multiplexed();
+        }
         let busy = self.state.in_flight.load(Ordering::Acquire) > 0;
         let dispatched = self.state.dispatched.load(Ordering::Acquire);
         if dispatched != self.seen {
@@ -167,7 +213,16 @@ impl AsyncRead for Conn {
         let read = Pin::new(&mut self.io).poll_read(cx, buf);
         let got_bytes = buf.filled().len() > before;
         self.track(got_bytes);
-        if self.phase == Phase::Headers && self.timer.as_mut().poll(cx).is_ready() {
+        let watched = match self.phase {
+            Phase::Headers => true,
+            Phase::Idle => self.state.multiplexed,
+            Phase::Busy => false,
+        };
+        if watched && self.timer.as_mut().poll(cx).is_ready() {
+            if self.phase == Phase::Idle {
+                // An idle HTTP/2 connection past its keep-alive: end of input, closing it.
+                return Poll::Ready(Ok(()));
+            }
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "request headers timed out",

@@ -108,22 +108,30 @@ where
             return GuardFuture::Refused { res: Some(res) };
         }
         let state = req.conn_data::<Arc<ConnState>>().cloned();
-        let in_flight = state.map(|state| {
+        let tracking = state.map(|state| {
             let in_flight = InFlight::begin(Arc::clone(&state));
+            // On HTTP/2 each request's body has flags of its own: requests run side by side.
+            let body = if state.multiplexed {
+                Arc::new(ConnState::new(state.limits, true))
+            } else {
+                state
+            };
             let payload = req.take_payload();
             let has_body = !matches!(payload, Payload::None);
-            state.body_open.store(has_body, Ordering::Release);
+            body.body_open.store(has_body, Ordering::Release);
             if has_body {
-                let body = Deadlined::new(payload, Arc::clone(&state));
+                let deadlined = Deadlined::new(payload, Arc::clone(&body));
                 *req.payload() = Payload::Stream {
-                    payload: Box::pin(body),
+                    payload: Box::pin(deadlined),
                 };
             }
-            in_flight
+            (in_flight, body)
         });
+        let (in_flight, body) = tracking.unzip();
         GuardFuture::Called {
             fut: self.0.call(req),
             in_flight,
+            body,
         }
     }
 }
@@ -135,7 +143,13 @@ pin_project_lite::pin_project! {
         /// Refused before the application saw it.
         Refused { res: Option<Response<BoxBody>> },
         /// With the application.
-        Called { #[pin] fut: F, in_flight: Option<InFlight> },
+        Called {
+            #[pin]
+            fut: F,
+            in_flight: Option<InFlight>,
+            // Whose flags say whether the request's body missed a deadline.
+            body: Option<Arc<ConnState>>,
+        },
     }
 }
 
@@ -156,17 +170,25 @@ where
                     res.map_body(|_, body| Tracked::new(EitherBody::right(body), None))
                 ))
             }
-            GuardProj::Called { fut, in_flight } => {
+            GuardProj::Called {
+                fut,
+                in_flight,
+                body,
+            } => {
                 let res = match ready!(fut.poll(cx)) {
                     Ok(res) => res.map_body(|_, body| EitherBody::left(body)),
                     Err(res) => res.map_body(|_, body| EitherBody::right(body)),
                 };
                 let mut in_flight = in_flight.take();
-                let timed_out = in_flight
+                let timed_out = body
                     .as_ref()
-                    .is_some_and(|f| f.state().body_timed_out.swap(false, Ordering::AcqRel));
+                    .is_some_and(|b| b.body_timed_out.swap(false, Ordering::AcqRel));
                 if timed_out && let Some(in_flight) = &mut in_flight {
-                    in_flight.close_after(cx);
+                    // An HTTP/1.1 connection cannot be read on past a body cut short; an
+                    // HTTP/2 stream ends alone.
+                    if !in_flight.state().multiplexed {
+                        in_flight.close_after(cx);
+                    }
                     // The request's own log line gives the status the application chose.
                     tracing::info!(status = 408, "request body too slow; answered 408, closing");
                 }

@@ -13,6 +13,7 @@ fn settings() -> ApplicationSettings {
         keep_alive_timeout_ms: 1000,
         max_connections: 10,
         allow_half_closed: false,
+        tls: None,
     }
 }
 
