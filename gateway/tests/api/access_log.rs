@@ -1,55 +1,17 @@
 //! The access log, run as a process: one line per request served, none lost to the
 //! buffered writer, SIGTERM included.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
+
+use crate::helpers::{listening_port, start_gateway_process};
 
 /// Requests sent before the stop; enough to fill the writer's buffer several times.
 const REQUESTS: usize = 600;
 
-fn start_gateway() -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
-        .env_clear()
-        .envs([
-            ("RUST_LOG", "info"),
-            ("GATEWAY__TELEMETRY__FORMAT", "json"),
-            ("GATEWAY__APPLICATION__PORT", "0"),
-            ("GATEWAY__ADMIN__PORT", "0"),
-            // Nothing listens there: the keys are never needed by `GET /`.
-            ("GATEWAY__JWT__JWKS_URL", "http://127.0.0.1:9/jwks.json"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, received)
-}
-
-fn listening_port(lines: &mpsc::Receiver<String>) -> u16 {
-    loop {
-        let line = lines.recv_timeout(Duration::from_secs(10)).unwrap();
-        if line.contains("gateway listening") {
-            let value: serde_json::Value = serde_json::from_str(&line).unwrap();
-            return u16::try_from(value["port"].as_u64().unwrap()).unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn every_request_served_has_its_line_when_the_process_is_stopped() {
-    let (mut child, lines) = start_gateway();
+    let (mut child, lines) = start_gateway_process(&[]);
     let port = listening_port(&lines);
     let client = reqwest::Client::new();
     for _ in 0..REQUESTS {

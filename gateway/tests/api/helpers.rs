@@ -258,3 +258,49 @@ impl TestApp {
         response.text().await.unwrap()
     }
 }
+
+/// The gateway binary with JSON logs at `info` on free ports, plus `vars`; its standard
+/// output, line by line.
+pub fn start_gateway_process(
+    vars: &[(&str, &str)],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .env_clear()
+        .envs([
+            ("RUST_LOG", "info"),
+            ("GATEWAY__TELEMETRY__FORMAT", "json"),
+            ("GATEWAY__APPLICATION__PORT", "0"),
+            ("GATEWAY__ADMIN__PORT", "0"),
+            // Nothing listens there: the keys are never needed by `GET /`.
+            ("GATEWAY__JWT__JWKS_URL", "http://127.0.0.1:9/jwks.json"),
+        ])
+        .envs(vars.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, received)
+}
+
+/// The public port the gateway process says it listens on.
+pub fn listening_port(lines: &std::sync::mpsc::Receiver<String>) -> u16 {
+    loop {
+        let line = lines.recv_timeout(Duration::from_secs(10)).unwrap();
+        if line.contains("gateway listening") {
+            let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+            return u16::try_from(value["port"].as_u64().unwrap()).unwrap();
+        }
+    }
+}

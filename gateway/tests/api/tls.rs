@@ -69,8 +69,8 @@ impl Pki {
         }
     }
 
-    /// A TLS connection to `app` offering `alpn`.
-    async fn connect(&self, app: &TestApp, alpn: &[&[u8]]) -> TlsStream<TcpStream> {
+    /// A TLS connection to `address` (host:port) offering `alpn`.
+    async fn connect(&self, address: &str, alpn: &[&[u8]]) -> TlsStream<TcpStream> {
         let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -80,7 +80,7 @@ impl Pki {
         .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let tcp = TcpStream::connect(socket(app)).await.unwrap();
+        let tcp = TcpStream::connect(address).await.unwrap();
         let name = ServerName::try_from("127.0.0.1").unwrap();
         connector.connect(name, tcp).await.unwrap()
     }
@@ -173,7 +173,7 @@ async fn https_serves_http2_and_http1_by_alpn_with_the_same_answers() {
         (&[], None),
     ];
     for (offered, chosen) in cases {
-        let tls = pki.connect(&app, offered).await;
+        let tls = pki.connect(socket(&app), offered).await;
         assert_eq!(negotiated(&tls).0.as_deref(), chosen, "offered {offered:?}");
         let mut client = Client::over(tls).await;
         let (status, _, body) = client.get("/", None).await;
@@ -209,7 +209,7 @@ async fn plain_http_is_not_answered_on_the_tls_listener() {
     let app = spawn_tls_app(&pki, |_| {}).await;
     let answer = app.client.get(app.url("/")).send().await;
     assert!(answer.is_err(), "plain HTTP got an answer: {answer:?}");
-    let mut client = Client::over(pki.connect(&app, &[b"h2"]).await).await;
+    let mut client = Client::over(pki.connect(socket(&app), &[b"h2"]).await).await;
     assert_eq!(client.get("/", None).await.0, 200);
 }
 
@@ -217,10 +217,10 @@ async fn plain_http_is_not_answered_on_the_tls_listener() {
 async fn a_changed_certificate_reaches_new_connections_while_open_ones_go_on() {
     let pki = Pki::new();
     let app = spawn_tls_app(&pki, |_| {}).await;
-    let first = pki.connect(&app, &[b"h2"]).await;
+    let first = pki.connect(socket(&app), &[b"h2"]).await;
     let (_, original) = negotiated(&first);
     let mut open_h2 = Client::over(first).await;
-    let mut open_h1 = Client::over(pki.connect(&app, &[b"http/1.1"]).await).await;
+    let mut open_h1 = Client::over(pki.connect(socket(&app), &[b"http/1.1"]).await).await;
     assert_eq!(open_h2.get("/", None).await.0, 200);
     assert_eq!(open_h1.get("/", None).await.0, 200);
 
@@ -231,7 +231,7 @@ async fn a_changed_certificate_reaches_new_connections_while_open_ones_go_on() {
     )
     .unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let (_, presented) = negotiated(&pki.connect(&app, &[b"h2"]).await);
+    let (_, presented) = negotiated(&pki.connect(socket(&app), &[b"h2"]).await);
     assert_eq!(
         presented, original,
         "a broken file replaced the certificate"
@@ -241,7 +241,7 @@ async fn a_changed_certificate_reaches_new_connections_while_open_ones_go_on() {
     assert_ne!(renewed, original);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, presented) = negotiated(&pki.connect(&app, &[b"h2"]).await);
+        let (_, presented) = negotiated(&pki.connect(socket(&app), &[b"h2"]).await);
         if presented == renewed {
             break;
         }
@@ -294,6 +294,54 @@ async fn certificate_files_that_cannot_be_used_stop_start_up_naming_the_key() {
     }
 }
 
+#[tokio::test]
+async fn sighup_reloads_the_certificate_of_a_running_gateway() {
+    let pki = Pki::new();
+    let (certificate, key) = (
+        pki.certificate_file.to_str().unwrap(),
+        pki.key_file.to_str().unwrap(),
+    );
+    let (mut child, lines) = crate::helpers::start_gateway_process(&[
+        ("GATEWAY__APPLICATION__TLS__CERTIFICATE_FILE", certificate),
+        ("GATEWAY__APPLICATION__TLS__KEY_FILE", key),
+        // SIGHUP only: a changed file alone is not reloaded.
+        ("GATEWAY__APPLICATION__TLS__RELOAD_INTERVAL_SECONDS", "0"),
+    ]);
+    let address = format!("127.0.0.1:{}", crate::helpers::listening_port(&lines));
+    let (_, original) = negotiated(&pki.connect(&address, &[b"h2"]).await);
+    let mut open = Client::over(pki.connect(&address, &[b"h2"]).await).await;
+    let renewed = pki.issue();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        negotiated(&pki.connect(&address, &[b"h2"]).await).1,
+        original
+    );
+
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while negotiated(&pki.connect(&address, &[b"h2"]).await).1 != renewed {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not reload the certificate"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(open.get("/", None).await.0, 200);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP stopped the gateway"
+    );
+    child.kill().unwrap();
+    let reloaded = lines
+        .try_iter()
+        .any(|line| line.contains("TLS certificate reloaded"));
+    assert!(reloaded, "the reload was not logged");
+}
+
 /// Reads until the server closes the connection; how long that took.
 async fn time_to_close(mut io: impl tokio::io::AsyncRead + Unpin) -> Duration {
     let started = Instant::now();
@@ -320,18 +368,18 @@ async fn read_deadlines_hold_on_the_tls_listener_while_others_are_served() {
         s.application.keep_alive_timeout_ms = 800;
     })
     .await;
-    let mut normal = Client::over(pki.connect(&app, &[b"h2"]).await).await;
+    let mut normal = Client::over(pki.connect(socket(&app), &[b"h2"]).await).await;
 
     // No ClientHello at all.
     let silent = TcpStream::connect(socket(&app)).await.unwrap();
     // A handshake, then half a request's headers.
-    let mut partial = pki.connect(&app, &[b"http/1.1"]).await;
+    let mut partial = pki.connect(socket(&app), &[b"http/1.1"]).await;
     partial
         .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
     // HTTP/2 agreed, then not a single request.
-    let mut idle_h2 = pki.connect(&app, &[b"h2"]).await;
+    let mut idle_h2 = pki.connect(socket(&app), &[b"h2"]).await;
     idle_h2
         .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
         .await
@@ -361,7 +409,7 @@ async fn read_deadlines_hold_on_the_tls_listener_while_others_are_served() {
 async fn an_http2_connection_idle_past_its_keep_alive_is_closed() {
     let pki = Pki::new();
     let app = spawn_tls_app(&pki, |s| s.application.keep_alive_timeout_ms = 500).await;
-    let mut client = Client::over(pki.connect(&app, &[b"h2"]).await).await;
+    let mut client = Client::over(pki.connect(socket(&app), &[b"h2"]).await).await;
     let started = Instant::now();
     // Busy past the keep-alive: a connection in use is not closed.
     while started.elapsed() < Duration::from_millis(1200) {
@@ -385,7 +433,7 @@ async fn an_http2_connection_idle_past_its_keep_alive_is_closed() {
 async fn an_http2_body_too_slow_gets_408_and_the_connection_serves_on() {
     let pki = Pki::new();
     let app = spawn_tls_app(&pki, |s| s.application.body_idle_timeout_ms = 500).await;
-    let mut client = Client::over(pki.connect(&app, &[b"h2"]).await).await;
+    let mut client = Client::over(pki.connect(socket(&app), &[b"h2"]).await).await;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, _>>(1);
     sender
         .send(Ok(Frame::data(Bytes::from_static(b"{\"a\":"))))
