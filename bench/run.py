@@ -325,6 +325,7 @@ def measure(args, workdir, procs):
 
     startup, memory, pids = {}, {}, {}
     auth_env = {**bin_env, "AUTH__APPLICATION__PORT": str(PORTS["auth"]), "AUTH__APPLICATION__WORKERS": "1",
+                "AUTH__ADMIN__PORT": "0",
                 "AUTH__DATABASE__URL": f"sqlite://{workdir}/auth.db?mode=rwc"}
     auth, startup["auth-service"], memory["auth-service"] = start_service(
         procs, "auth-service", "auth-service", auth_env, PORTS["auth"])

@@ -91,10 +91,23 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q 'pyjwt[crypto]>=2.8,<3' 'joserfc>=1.0,<2'
 fi
+# The parser scripts/metrics-check.py uses, added to a venv made before it was needed.
+"$venv/bin/python" -c 'import prometheus_client' 2>/dev/null ||
+    "$venv/bin/pip" install -q 'prometheus-client>=0.20,<1'
+
 if "$venv/bin/python" scripts/oidc-client-check.py http://127.0.0.1:8080; then
     check "PyJWT and joserfc verify the token from the metadata" yes yes
 else
     check "PyJWT and joserfc verify the token from the metadata" yes no
+fi
+
+# Every service's metrics (the gateway's and the auth-service's admin listeners, with the
+# flow above counted) pass the Prometheus project's strict OpenMetrics parser.
+if "$venv/bin/python" scripts/metrics-check.py http://127.0.0.1:9080/metrics \
+    http://127.0.0.1:9081/metrics; then
+    check "the metrics parse as OpenMetrics" yes yes
+else
+    check "the metrics parse as OpenMetrics" yes no
 fi
 
 leaks=$(grep -l -F -e "$token" -e password123 -e not-the-password-42 /tmp/smoke-*.log || true)

@@ -27,6 +27,8 @@ pub const MAX_ACCESS_TOKEN_TTL_SECONDS: u64 = 24 * 60 * 60;
 pub struct Settings {
     /// Where to listen.
     pub application: ApplicationSettings,
+    /// The admin listener (`GET /metrics`), never published.
+    pub admin: ApplicationSettings,
     /// The address clients reach the system at (the gateway's): the default issuer, and
     /// the base of every absolute URL the service publishes. Never taken from a request's
     /// `Host`.

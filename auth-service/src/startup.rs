@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::dev::Service;
 use actix_web::{App, web};
 use ipnet::IpNet;
 use service_kit::{errors, health, middleware, server};
@@ -12,6 +13,7 @@ use crate::configuration::{Settings, SigningAlgorithm, UserSettings};
 use crate::db::{self, Pool};
 use crate::keys::KeyRing;
 use crate::limiter::LoginLimiter;
+use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
 use crate::refresh::{RefreshLimiter, RefreshStore};
 use crate::routes;
@@ -47,6 +49,7 @@ pub struct AppState {
 #[derive(Debug)]
 pub struct Application {
     server: server::BoundServer,
+    admin: server::BoundServer,
     tasks: BackgroundTasks,
 }
 
@@ -69,12 +72,14 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = db::connect(&settings.database).await?;
         let hashing = &settings.hashing;
+        let metrics = Arc::new(Metrics::default());
         let hasher = PasswordHasher::new(
             hashing.threads(),
             hashing.max_waiting,
             Duration::from_secs(hashing.busy_retry_after_seconds),
-        );
-        let users = UserStore::new(pool.clone(), hasher);
+        )
+        .recording_waits(metrics.hash_wait.clone());
+        let users = UserStore::new(pool.clone(), hasher.clone());
         bootstrap_users(&users, &settings.users).await?;
         let mut tasks = BackgroundTasks::default();
         let keys = match settings.jwt.algorithm {
@@ -112,19 +117,42 @@ impl Application {
             issuer: settings.jwt.issuer.clone(),
             public_url: settings.public_url.clone(),
         });
+        let counted = Arc::clone(&metrics);
         let server = server::start(&settings.application, move || {
+            let metrics = Arc::clone(&counted);
             middleware::stack(App::new())
+                .wrap_fn(move |req, srv| {
+                    let metrics = Arc::clone(&metrics);
+                    let path = req.path().to_owned();
+                    let answer = srv.call(req);
+                    async move {
+                        let res = answer.await?;
+                        metrics.observe(&path, &res);
+                        Ok(res)
+                    }
+                })
                 .app_data(state.clone())
                 .configure(health::configure_live)
                 .configure(routes::configure)
                 .default_service(web::to(errors::not_found))
         })?;
-        Ok(Self { server, tasks })
+        let admin =
+            service_kit::admin::start(&settings.admin, Arc::new(move || metrics.encode(&hasher)))?;
+        Ok(Self {
+            server,
+            admin,
+            tasks,
+        })
     }
 
     /// The port the service listens on.
     pub fn port(&self) -> u16 {
         self.server.port()
+    }
+
+    /// The port of the admin listener (`GET /metrics`).
+    pub fn admin_port(&self) -> u16 {
+        self.admin.port()
     }
 
     /// Handles of the background tasks, to see that they run and end with the application.
@@ -135,8 +163,16 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests; the background tasks
     /// end with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self { server, tasks } = self;
+        let Self {
+            server,
+            admin,
+            tasks,
+        } = self;
+        let admin_handle = admin.handle();
+        let admin = tokio::spawn(admin.run_until_stopped());
         let result = server.run_until_stopped().await;
+        admin_handle.stop(true).await;
+        let _ = admin.await;
         drop(tasks);
         result
     }

@@ -21,7 +21,7 @@ pub struct Stack {
 pub async fn spawn_stack(with_auth: bool) -> Stack {
     let mut auth = local_settings_on_free_ports(
         "AUTH",
-        &["application"],
+        &["application", "admin"],
         auth_service::configuration::Settings::load_with,
     );
     // A database of this stack's own, so tests neither see nor leave each other's users.

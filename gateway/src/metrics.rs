@@ -1,4 +1,4 @@
-//! The gateway's metrics, in the Prometheus text format on the admin listener.
+//! The gateway's metrics, in the OpenMetrics text format on the admin listener.
 
 use std::sync::Arc;
 
@@ -28,8 +28,8 @@ pub struct RouteLabels {
 /// Labels naming why a token was refused.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
-    /// The rejection reason (expired, bad signature, ...).
-    pub reason: String,
+    /// The rejection reason (`expired`, `bad_signature`, ...).
+    pub reason: &'static str,
 }
 
 /// Labels of an upstream failure.
@@ -121,7 +121,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// The metrics in the Prometheus text exposition format.
+    /// The metrics in the OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {

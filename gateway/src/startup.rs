@@ -1,7 +1,7 @@
 //! Building the gateway: route table, verifier, proxy client, middleware, listener.
 
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpResponse, web};
+use actix_web::{App, web};
 use service_kit::{health, middleware, server};
 
 use std::sync::Arc;
@@ -28,19 +28,9 @@ pub struct Application {
     tasks: Vec<AbortHandle>,
 }
 
-/// The admin listener: `GET /metrics` in the Prometheus text format.
+/// The admin listener: `GET /metrics` (OpenMetrics text).
 fn admin_server(settings: &Settings, metrics: Arc<Metrics>) -> anyhow::Result<server::BoundServer> {
-    let metrics = web::Data::from(metrics);
-    server::start(&settings.admin, move || {
-        App::new().app_data(metrics.clone()).route(
-            "/metrics",
-            web::get().to(|metrics: web::Data<Metrics>| async move {
-                HttpResponse::Ok()
-                    .content_type("text/plain; version=0.0.4; charset=utf-8")
-                    .body(metrics.encode())
-            }),
-        )
-    })
+    service_kit::admin::start(&settings.admin, Arc::new(move || metrics.encode()))
 }
 
 impl Application {

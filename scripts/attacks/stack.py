@@ -55,6 +55,7 @@ class Stack:
         self.resource_port = free_port()
         self.port = free_port()
         self.admin_port = free_port()
+        self.auth_admin_port = free_port()
         self.procs = []
         self.logs = []
 
@@ -64,6 +65,7 @@ class Stack:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "RUST_LOG": "info",
             "AUTH__APPLICATION__PORT": str(self.auth_port),
+            "AUTH__ADMIN__PORT": str(self.auth_admin_port),
             "RESOURCE__APPLICATION__PORT": str(self.resource_port),
             "GATEWAY__APPLICATION__PORT": str(self.port),
             "GATEWAY__ADMIN__PORT": str(self.admin_port),

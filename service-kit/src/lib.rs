@@ -2,6 +2,7 @@
 //! layered settings, telemetry, request ids, header limits, JSON error bodies, health checks
 //! and server startup. Business logic never lives here.
 
+pub mod admin;
 pub mod assertion;
 pub mod cli;
 pub mod clock;

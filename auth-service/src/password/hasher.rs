@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use anyhow::Context;
+use prometheus_client::metrics::histogram::Histogram;
 use secrecy::SecretString;
 use tokio::sync::Semaphore;
 
@@ -36,8 +37,11 @@ pub struct PasswordHasher {
     slots: Arc<Semaphore>,
     /// Callers running or waiting, bounded by `capacity`.
     admitted: Arc<AtomicUsize>,
+    threads: usize,
     capacity: usize,
     retry_after: Duration,
+    /// Where the time each hash waited for a thread is recorded, if anywhere.
+    waits: Option<Histogram>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -90,9 +94,24 @@ impl PasswordHasher {
             jobs: Arc::new(sender),
             slots: Arc::new(Semaphore::new(threads)),
             admitted: Arc::new(AtomicUsize::new(0)),
+            threads,
             capacity: threads.saturating_add(max_waiting),
             retry_after,
+            waits: None,
         }
+    }
+
+    /// Records in `waits` how long each hash waits for a thread.
+    pub fn recording_waits(mut self, waits: Histogram) -> Self {
+        self.waits = Some(waits);
+        self
+    }
+
+    /// Hashes waiting for a thread, and hashes running, now.
+    pub fn load(&self) -> (usize, usize) {
+        let running = self.threads.saturating_sub(self.slots.available_permits());
+        let admitted = self.admitted.load(Ordering::Acquire);
+        (admitted.saturating_sub(running), running)
     }
 
     /// A hasher for one-off use (the command line): one thread per core, no queue bound
@@ -120,10 +139,14 @@ impl PasswordHasher {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let admission = self.admit()?;
+        let admitted = std::time::Instant::now();
         let permit = Arc::clone(&self.slots)
             .acquire_owned()
             .await
             .context("password hashing is shut down")?;
+        if let Some(waits) = &self.waits {
+            waits.observe(admitted.elapsed().as_secs_f64());
+        }
         let (sender, receiver) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Box::new(move || {

@@ -76,6 +76,8 @@ macro_rules! on_both_backends {
 
 pub struct TestApp {
     pub address: String,
+    /// The admin listener (`/metrics`).
+    pub admin_address: String,
     pub client: reqwest::Client,
     pub settings: Settings,
 }
@@ -83,7 +85,8 @@ pub struct TestApp {
 /// The local profile's settings (with the seed's demo user) on a free port and a fresh
 /// database, isolated from the shell's environment.
 pub async fn test_settings(backend: &Backend) -> Settings {
-    let mut settings = local_settings_on_free_ports("AUTH", &["application"], Settings::load_with);
+    let mut settings =
+        local_settings_on_free_ports("AUTH", &["application", "admin"], Settings::load_with);
     settings.database.url = backend.fresh_database_url().await.into();
     // Rotations made by a test show up within a second.
     settings.keys.reload_interval_seconds = 1;
@@ -98,9 +101,11 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
     }
     let app = Application::build(settings.clone()).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
+    let admin_address = format!("http://127.0.0.1:{}", app.admin_port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        admin_address,
         client: reqwest::Client::new(),
         settings,
     }

@@ -14,6 +14,7 @@ mod keys;
 mod lifecycle;
 mod limits;
 mod login;
+mod metrics;
 mod process;
 mod refresh;
 mod refresh_limits;

@@ -103,6 +103,27 @@ pub enum Rejection {
     KeysUnavailable,
 }
 
+impl Rejection {
+    /// The reason as a metric label value (snake_case).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::Malformed => "malformed",
+            Self::AlgorithmNotAllowed => "algorithm_not_allowed",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::MissingClaim => "missing_claim",
+            Self::NoUsername => "no_username",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::UnknownKey => "unknown_key",
+            Self::KeysUnavailable => "keys_unavailable",
+        }
+    }
+}
+
 /// Stands in for a header value that is not visible ASCII: such a value cannot be a token,
 /// but the client did send one, so it must be refused as invalid rather than as missing.
 const NOT_A_TOKEN: &str = "!";

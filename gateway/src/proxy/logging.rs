@@ -30,7 +30,7 @@ pub fn logging(
             metrics
                 .token_rejections
                 .get_or_create(&ReasonLabels {
-                    reason: reason.to_string(),
+                    reason: reason.label(),
                 })
                 .inc();
         }

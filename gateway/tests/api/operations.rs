@@ -47,7 +47,7 @@ async fn metrics_count_requests_rejections_and_upstream_failures_by_kind() {
     assert_eq!(
         metric(
             &text,
-            r#"gateway_token_rejections_total{reason="malformed token"}"#
+            r#"gateway_token_rejections_total{reason="malformed"}"#
         ),
         1.0
     );
