@@ -16,6 +16,7 @@ pub mod server;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod trace;
 
 pub use errors::json_error;
 pub use middleware::RequestId;

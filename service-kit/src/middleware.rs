@@ -15,6 +15,7 @@ use shared::headers::REQUEST_ID;
 use tracing::Instrument;
 
 use crate::errors::json_error;
+use crate::trace::{TRACEPARENT, TraceContext};
 
 /// Wraps `app` in the middleware every service runs, in this order from the outside in:
 ///
@@ -104,9 +105,10 @@ impl FromRequest for RequestId {
     }
 }
 
-/// Assigns the request id, runs the request inside a span carrying it, echoes it on the
-/// response and logs one line per request. Paths are logged without their query string,
-/// which may carry credentials.
+/// Assigns the request id and the request's place in a W3C trace ([`TraceContext`], in the
+/// request's extensions for calls made on its behalf), runs the request inside a span
+/// carrying both, echoes the id on the response and logs one line per request. Paths are
+/// logged without their query string, which may carry credentials.
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -115,13 +117,20 @@ pub async fn request_id(
     // Ids are visible ASCII by construction, so this cannot fail.
     let header =
         HeaderValue::from_str(id.as_str()).map_err(actix_web::error::ErrorInternalServerError)?;
+    let trace = TraceContext::continue_or_start(req.headers().get(TRACEPARENT));
     let span = tracing::info_span!(
         "request",
         request_id = %id.as_str(),
+        trace_id = %trace.trace_id(),
+        span_id = %trace.span_id(),
         method = %req.method(),
         path = %req.path(),
     );
-    req.extensions_mut().insert(id);
+    {
+        let mut extensions = req.extensions_mut();
+        extensions.insert(id);
+        extensions.insert(trace);
+    }
     let started = Instant::now();
     let mut res = match next.call(req).instrument(span.clone()).await {
         Ok(res) => res,

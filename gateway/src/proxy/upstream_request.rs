@@ -2,11 +2,12 @@
 //! upstream peer stage picked. Built anew for every attempt, since instances differ in
 //! path prefix and `Host`, and the identity assertion signs the path the instance receives.
 
-use actix_web::HttpRequest;
 use actix_web::http::header as actix_header;
+use actix_web::{HttpMessage, HttpRequest};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use service_kit::assertion::IdentitySigner;
 use service_kit::clock::unix_seconds;
+use service_kit::trace::{TRACEPARENT, TraceContext};
 use shared::headers::{ACCESS_TOKEN, IDENTITY_PREFIX, IDENTITY_SIGNATURE, REQUEST_ID};
 
 use crate::error::GatewayError;
@@ -82,6 +83,7 @@ fn upstream_headers(
     // was believed only from trusted proxies, and the upstream (which trusts the gateway
     // and takes the nearest untrusted address) then keys its limits on the real client.
     out.insert(X_FORWARDED_FOR, headers::forwarded_for(ctx.client.ip));
+    out.remove(TRACEPARENT);
     let mut set = |name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
             out.insert(HeaderName::from_static(name), value);
@@ -101,6 +103,14 @@ fn upstream_headers(
         set("x-forwarded-host", host);
     }
     set(REQUEST_ID, ctx.request_id.as_str());
+    // This trace, the gateway's hop as the parent (the client's header was removed above).
+    let trace = req
+        .extensions()
+        .get::<TraceContext>()
+        .map(TraceContext::header_text);
+    if let Some(traceparent) = trace {
+        set(TRACEPARENT, &traceparent);
+    }
     if let Some(verified) = identity {
         let assertion = signer.sign(
             unix_seconds(),

@@ -23,4 +23,5 @@ mod proxy;
 mod rate_limits;
 mod tls;
 mod tokens;
+mod trace_context;
 mod welcome;

@@ -1,0 +1,174 @@
+//! W3C Trace Context (`traceparent`): the trace a request belongs to, taken from the caller
+//! when its header is valid and started here otherwise, so that one trace id ties together
+//! a request's log lines across the gateway and the services behind it.
+//!
+//! `traceparent: 00-<trace id, 32 hex>-<parent id, 16 hex>-<flags, 2 hex>`. Each service is
+//! one hop: it keeps the trace id and flags, and names itself with a span id of its own,
+//! which becomes the parent id of what it calls.
+
+use actix_web::http::header::HeaderValue;
+
+/// The header's name.
+pub const TRACEPARENT: &str = "traceparent";
+
+/// One hop of a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceContext {
+    trace_id: u128,
+    span_id: u64,
+    flags: u8,
+}
+
+/// Random ids, never zero (an all-zero id is invalid).
+fn nonzero_u128() -> u128 {
+    fastrand::u128(1..)
+}
+
+fn nonzero_u64() -> u64 {
+    fastrand::u64(1..)
+}
+
+impl TraceContext {
+    /// This hop of the caller's trace when `header` is a valid `traceparent`, else of a new
+    /// trace (sampled flag off: nothing here samples).
+    pub fn continue_or_start(header: Option<&HeaderValue>) -> Self {
+        let parent = header.and_then(|h| parse(h.as_bytes()));
+        match parent {
+            Some((trace_id, flags)) => Self {
+                trace_id,
+                span_id: nonzero_u64(),
+                flags,
+            },
+            None => Self {
+                trace_id: nonzero_u128(),
+                span_id: nonzero_u64(),
+                flags: 0,
+            },
+        }
+    }
+
+    /// The trace id as 32 lowercase hex digits (what log lines carry).
+    pub fn trace_id(&self) -> String {
+        format!("{:032x}", self.trace_id)
+    }
+
+    /// This hop's span id as 16 lowercase hex digits.
+    pub fn span_id(&self) -> String {
+        format!("{:016x}", self.span_id)
+    }
+
+    /// The `traceparent` to send with calls made from this hop: this trace, this hop as
+    /// their parent (hex digits and dashes only, a valid header value).
+    pub fn header_text(&self) -> String {
+        format!(
+            "00-{:032x}-{:016x}-{:02x}",
+            self.trace_id, self.span_id, self.flags
+        )
+    }
+}
+
+/// `s` when it is `len` lowercase hex digits.
+fn hex(s: &str, len: usize) -> Option<&str> {
+    (s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(s)
+}
+
+/// The trace id and flags of a valid `traceparent` (version 00, or a later version read as
+/// 00 as the specification asks), lowercase hex, ids not all zero.
+fn parse(value: &[u8]) -> Option<(u128, u8)> {
+    let text = std::str::from_utf8(value)
+        .ok()?
+        .trim_matches(|c| c == ' ' || c == '\t');
+    let mut parts = text.split('-');
+    let version = hex(parts.next()?, 2)?;
+    let trace_id = u128::from_str_radix(hex(parts.next()?, 32)?, 16).ok()?;
+    let parent_id = u64::from_str_radix(hex(parts.next()?, 16)?, 16).ok()?;
+    let flags = u8::from_str_radix(hex(parts.next()?, 2)?, 16).ok()?;
+    let rest_ok = match version {
+        "ff" => false,
+        // Version 00 has exactly four fields; later versions may add fields after a dash.
+        "00" => parts.next().is_none(),
+        _ => true,
+    };
+    (rest_ok && trace_id != 0 && parent_id != 0).then_some((trace_id, flags))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn a_valid_traceparent_is_continued_with_a_span_of_our_own() {
+        let parent = HeaderValue::from_static(VALID);
+        let hop = TraceContext::continue_or_start(Some(&parent));
+        assert_eq!(hop.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_ne!(hop.span_id(), "00f067aa0ba902b7");
+        let sent = hop.header_text();
+        assert!(sent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert!(sent.ends_with("-01"), "the sampled flag is kept: {sent}");
+        assert_eq!(parse(sent.as_bytes()).unwrap().0, hop.trace_id);
+    }
+
+    #[test]
+    fn an_invalid_traceparent_starts_a_new_trace() {
+        let cases = [
+            ("", "empty"),
+            (
+                "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "version ff",
+            ),
+            (
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                "zero trace id",
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                "zero parent id",
+            ),
+            (
+                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                "uppercase",
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+                "short trace id",
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+                "00 with more",
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+                "no flags",
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
+                "bad flags",
+            ),
+        ];
+        for (value, why) in cases {
+            let header = HeaderValue::from_str(value).unwrap();
+            let hop = TraceContext::continue_or_start(Some(&header));
+            assert_ne!(hop.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736", "{why}");
+            assert_ne!(hop.trace_id, 0, "{why}");
+            assert_eq!(hop.flags, 0, "{why}");
+        }
+        // A later version may carry more fields.
+        let later = format!("cc{}-extra", &VALID[2..]);
+        let header = HeaderValue::from_str(&later).unwrap();
+        let hop = TraceContext::continue_or_start(Some(&header));
+        assert_eq!(hop.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+
+    #[test]
+    fn a_new_trace_has_nonzero_ids_of_the_right_length() {
+        let hop = TraceContext::continue_or_start(None);
+        let (trace_id, flags) = parse(hop.header_text().as_bytes()).unwrap();
+        assert_eq!((trace_id, flags), (hop.trace_id, 0));
+        assert_eq!(hop.trace_id().len(), 32);
+        assert_eq!(hop.span_id().len(), 16);
+    }
+}
