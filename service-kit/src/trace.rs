@@ -48,22 +48,54 @@ impl TraceContext {
     }
 
     /// The trace id as 32 lowercase hex digits (what log lines carry).
-    pub fn trace_id(&self) -> String {
-        format!("{:032x}", self.trace_id)
+    pub fn trace_id(&self) -> Hex<32> {
+        Hex::of(self.trace_id)
     }
 
     /// This hop's span id as 16 lowercase hex digits.
-    pub fn span_id(&self) -> String {
-        format!("{:016x}", self.span_id)
+    pub fn span_id(&self) -> Hex<16> {
+        Hex::of(u128::from(self.span_id))
     }
 
     /// The `traceparent` to send with calls made from this hop: this trace, this hop as
     /// their parent (hex digits and dashes only, a valid header value).
     pub fn header_text(&self) -> String {
-        format!(
-            "00-{:032x}-{:016x}-{:02x}",
-            self.trace_id, self.span_id, self.flags
-        )
+        let mut text = String::with_capacity(55);
+        text.push_str("00-");
+        text.push_str(self.trace_id().as_str());
+        text.push('-');
+        text.push_str(self.span_id().as_str());
+        text.push('-');
+        text.push_str(Hex::<2>::of(u128::from(self.flags)).as_str());
+        text
+    }
+}
+
+/// The last `N` hex digits of a number, lowercase, made without the formatting machinery
+/// (this runs on every request).
+#[derive(Debug, Clone, Copy)]
+pub struct Hex<const N: usize>([u8; N]);
+
+impl<const N: usize> Hex<N> {
+    fn of(mut value: u128) -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut digits = [b'0'; N];
+        for digit in digits.iter_mut().rev() {
+            *digit = DIGITS[(value & 0xf) as usize];
+            value >>= 4;
+        }
+        Self(digits)
+    }
+
+    /// The digits as text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> std::fmt::Display for Hex<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -104,8 +136,8 @@ mod tests {
     fn a_valid_traceparent_is_continued_with_a_span_of_our_own() {
         let parent = HeaderValue::from_static(VALID);
         let hop = TraceContext::continue_or_start(Some(&parent));
-        assert_eq!(hop.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_ne!(hop.span_id(), "00f067aa0ba902b7");
+        assert_eq!(hop.trace_id().as_str(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_ne!(hop.span_id().as_str(), "00f067aa0ba902b7");
         let sent = hop.header_text();
         assert!(sent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
         assert!(sent.ends_with("-01"), "the sampled flag is kept: {sent}");
@@ -152,7 +184,11 @@ mod tests {
         for (value, why) in cases {
             let header = HeaderValue::from_str(value).unwrap();
             let hop = TraceContext::continue_or_start(Some(&header));
-            assert_ne!(hop.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736", "{why}");
+            assert_ne!(
+                hop.trace_id().as_str(),
+                "4bf92f3577b34da6a3ce929d0e0e4736",
+                "{why}"
+            );
             assert_ne!(hop.trace_id, 0, "{why}");
             assert_eq!(hop.flags, 0, "{why}");
         }
@@ -160,7 +196,7 @@ mod tests {
         let later = format!("cc{}-extra", &VALID[2..]);
         let header = HeaderValue::from_str(&later).unwrap();
         let hop = TraceContext::continue_or_start(Some(&header));
-        assert_eq!(hop.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(hop.trace_id().as_str(), "4bf92f3577b34da6a3ce929d0e0e4736");
     }
 
     #[test]
@@ -168,7 +204,8 @@ mod tests {
         let hop = TraceContext::continue_or_start(None);
         let (trace_id, flags) = parse(hop.header_text().as_bytes()).unwrap();
         assert_eq!((trace_id, flags), (hop.trace_id, 0));
-        assert_eq!(hop.trace_id().len(), 32);
-        assert_eq!(hop.span_id().len(), 16);
+        assert_eq!(hop.trace_id().as_str().len(), 32);
+        assert_eq!(hop.span_id().as_str().len(), 16);
+        assert_eq!(Hex::<4>::of(0xab).as_str(), "00ab");
     }
 }
