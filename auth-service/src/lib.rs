@@ -7,6 +7,7 @@ pub mod db;
 pub mod error;
 pub mod keys;
 pub mod limiter;
+pub mod openapi;
 pub mod password;
 pub mod refresh;
 pub mod routes;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use actix_web::{App, web};
 use ipnet::IpNet;
+use service_kit::openapi::Document;
 use service_kit::{errors, health, middleware, server};
 use tokio::task::AbortHandle;
 
@@ -112,10 +113,13 @@ impl Application {
             issuer: settings.jwt.issuer.clone(),
             public_url: settings.public_url.clone(),
         });
+        let document = Document::new(crate::openapi::document()?);
         let server = server::start(&settings.application, move || {
+            let document = document.clone();
             middleware::stack(App::new())
                 .app_data(state.clone())
                 .configure(health::configure_live)
+                .configure(|cfg| document.configure(cfg))
                 .configure(routes::configure)
                 .default_service(web::to(errors::not_found))
         })?;

@@ -4,6 +4,7 @@ pub mod body;
 pub mod login;
 pub mod refresh;
 pub mod register;
+pub mod requests;
 pub mod well_known;
 
 use actix_web::{HttpResponse, web};

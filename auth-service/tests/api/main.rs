@@ -14,6 +14,7 @@ mod keys;
 mod lifecycle;
 mod limits;
 mod login;
+mod openapi;
 mod process;
 mod refresh;
 mod refresh_limits;
