@@ -23,13 +23,10 @@ impl Document {
 
     /// Registers `GET /openapi.json`, answering with this document.
     pub fn configure(self, cfg: &mut web::ServiceConfig) {
-        cfg.route(
-            DOCUMENT_PATH,
-            web::get().to(move || {
-                let body = self.0.clone();
-                async move { serve(body) }
-            }),
-        );
+        cfg.service(web::resource(DOCUMENT_PATH).route(web::get().to(move || {
+            let body = self.0.clone();
+            async move { serve(body) }
+        })));
     }
 }
 

@@ -21,7 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     register::configure(cfg);
     refresh::configure(cfg);
     well_known::configure(cfg);
-    cfg.route(service_kit::health::READY_PATH, web::get().to(ready));
+    cfg.service(web::resource(service_kit::health::READY_PATH).route(web::get().to(ready)));
 }
 
 /// The answer of `/login` and `/refresh`: a new access token beside the refresh token.

@@ -33,14 +33,14 @@ const CLAIMS: [&str; 9] = [
 
 /// Registers the three routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(JWKS_PATH, web::get().to(jwks))
-        .route(
-            "/.well-known/oauth-authorization-server",
-            web::get().to(authorization_server),
+    cfg.service(web::resource(JWKS_PATH).route(web::get().to(jwks)))
+        .service(
+            web::resource("/.well-known/oauth-authorization-server")
+                .route(web::get().to(authorization_server)),
         )
-        .route(
-            "/.well-known/openid-configuration",
-            web::get().to(openid_configuration),
+        .service(
+            web::resource("/.well-known/openid-configuration")
+                .route(web::get().to(openid_configuration)),
         );
 }
 

@@ -20,6 +20,6 @@ async fn ready(state: web::Data<GatewayState>) -> HttpResponse {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     welcome::configure(cfg);
     openapi::configure(cfg);
-    cfg.route(service_kit::health::READY_PATH, web::get().to(ready));
+    cfg.service(web::resource(service_kit::health::READY_PATH).route(web::get().to(ready)));
     cfg.default_service(web::to(proxy::forward));
 }

@@ -8,9 +8,10 @@ use crate::error::GatewayError;
 use crate::openapi::FRESH_FOR;
 use crate::state::GatewayState;
 
-/// Registers the route. It takes precedence over a route-table entry for the path.
+/// Registers the route. The path is the gateway's, whatever the route table says: other
+/// methods get 405.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(DOCUMENT_PATH, web::get().to(document));
+    cfg.service(web::resource(DOCUMENT_PATH).route(web::get().to(document)));
 }
 
 async fn document(state: web::Data<GatewayState>) -> Result<HttpResponse, GatewayError> {

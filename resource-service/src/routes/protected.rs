@@ -8,7 +8,7 @@ use crate::identity::GatewayIdentity;
 
 /// Registers the route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/protected", web::get().to(protected));
+    cfg.service(web::resource("/protected").route(web::get().to(protected)));
 }
 
 /// The seed's body plus who asked.
