@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project: unit, per-service integration (the auth-service's on SQLite
 # and on PostgreSQL) and end-to-end tests, a smoke run of the real binaries replaying the
-# seed's curl flow on ports 8080-8082, the attack suite (scripts/attack-suite.py) and nginx's
+# seed's curl flow on ports 8080-8082, the attack suite (scripts/attack-suite.py),
+# schemathesis on the public API's OpenAPI document (scripts/schemathesis-test.py) and nginx's
 # auth_request through the gateway (scripts/nginx-forward-auth-test.py) on free loopback ports, then the Docker part (SKIP_COMPOSE_TEST=1 leaves it
 # out on a machine without Docker): the README's `docker compose up --build` in a clean copy
 # (scripts/readme-run-test.sh, which builds the images once for everything after it), the
@@ -30,6 +31,8 @@ scripts/smoke-local.sh debug
 # Slow, stalled, smuggling, flooding and guessing clients against the same binaries, each
 # beside a normal client that must keep being served.
 scripts/attack-suite.py debug
+# Schemathesis on the gateway's /openapi.json: every operation, every check, bounded cases.
+scripts/schemathesis-test.py debug
 # Debian's nginx in front of the resource-service, asking the gateway's /auth/verify.
 scripts/nginx-forward-auth-test.py debug
 

@@ -55,19 +55,29 @@ impl std::fmt::Debug for StoredKey {
 }
 
 /// A public key in JWK form (RFC 8037).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Jwk {
+    /// `OKP`.
+    #[schema(value_type = String)]
     kty: &'static str,
+    /// `Ed25519`.
+    #[schema(value_type = String)]
     crv: &'static str,
+    /// The public key, base64url.
     x: String,
+    /// Key id: the key's RFC 7638 thumbprint, named in the tokens it signs.
     kid: String,
+    /// `EdDSA`.
+    #[schema(value_type = String)]
     alg: &'static str,
+    /// `sig`.
     #[serde(rename = "use")]
+    #[schema(value_type = String)]
     use_: &'static str,
 }
 
 /// A JWK Set.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Jwks {
     /// The published keys, newest first.
     pub keys: Vec<Jwk>,

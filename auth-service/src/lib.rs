@@ -8,6 +8,7 @@ pub mod error;
 pub mod keys;
 pub mod limiter;
 pub mod metrics;
+pub mod openapi;
 pub mod password;
 pub mod refresh;
 pub mod routes;

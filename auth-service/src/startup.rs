@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix_web::dev::Service;
 use actix_web::{App, web};
 use ipnet::IpNet;
+use service_kit::openapi::Document;
 use service_kit::{errors, health, middleware, server};
 use tokio::task::AbortHandle;
 
@@ -118,8 +119,10 @@ impl Application {
             public_url: settings.public_url.clone(),
         });
         let counted = Arc::clone(&metrics);
+        let document = Document::new(crate::openapi::document()?);
         let server = server::start(&settings.application, move || {
             let metrics = Arc::clone(&counted);
+            let document = document.clone();
             middleware::stack(App::new())
                 .wrap_fn(move |req, srv| {
                     let metrics = Arc::clone(&metrics);
@@ -133,6 +136,7 @@ impl Application {
                 })
                 .app_data(state.clone())
                 .configure(health::configure_live)
+                .configure(|cfg| document.configure(cfg))
                 .configure(routes::configure)
                 .default_service(web::to(errors::not_found))
         })?;

@@ -42,6 +42,16 @@ pub enum CreateUserError {
     Unexpected(#[from] anyhow::Error),
 }
 
+/// [`validate_username`]'s rule as a regular expression (ECMA-262 and Python alike), for
+/// the OpenAPI document: no control character (Unicode `Cc`: U+0000-U+001F, U+007F-U+009F)
+/// anywhere, and no whitespace (Unicode `White_Space`, what `str::trim` removes) at either
+/// end. The length is stated apart, as `minLength`/`maxLength`.
+pub const USERNAME_PATTERN: &str = concat!(
+    r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+    r"(?:[^\x00-\x1f\x7f-\x9f]*",
+    r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$",
+);
+
 /// Checks a new username: 1 to 64 characters, no control characters, no blank ends.
 pub fn validate_username(username: &str) -> Result<(), String> {
     let chars = username.chars().count();

@@ -6,6 +6,7 @@ pub mod configuration;
 pub mod cors;
 pub mod error;
 pub mod metrics;
+pub mod openapi;
 pub mod pool;
 pub mod proxy;
 pub mod rate_limit;

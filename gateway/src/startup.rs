@@ -13,6 +13,7 @@ use crate::auth::{JwksCache, Providers, TokenVerifier, ed25519};
 use crate::configuration::{Settings, VerificationMode};
 use crate::cors;
 use crate::metrics::Metrics;
+use crate::openapi::{ApiDocument, DocumentSettings};
 use crate::proxy::Proxy;
 use crate::routes;
 use crate::routing::RouteTable;
@@ -89,11 +90,18 @@ impl Application {
             &settings.client_address,
             Arc::clone(&metrics),
         )?;
+        let openapi = ApiDocument::new(DocumentSettings {
+            public_url: settings.public_url.clone(),
+            refusal_status: refusal_status.as_u16(),
+            max_body_bytes: settings.proxy.max_body_bytes,
+            forward_auth_path: Some(settings.forward_auth.path.clone()).filter(|p| !p.is_empty()),
+        })?;
         let state = web::Data::new(GatewayState {
             proxy,
             jwks,
             metrics: Arc::clone(&metrics),
             welcome_message: settings.welcome_message.clone(),
+            openapi,
         });
         let cors = settings.cors.clone();
         let forward_auth = settings.forward_auth.path.clone();

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::auth::JwksCache;
 use crate::metrics::Metrics;
+use crate::openapi::ApiDocument;
 use crate::proxy::Proxy;
 
 /// The gateway's shared state, one per process.
@@ -17,4 +18,6 @@ pub struct GatewayState {
     pub metrics: Arc<Metrics>,
     /// Body of `GET /`.
     pub welcome_message: String,
+    /// The public API's OpenAPI document, `GET /openapi.json`.
+    pub openapi: ApiDocument,
 }

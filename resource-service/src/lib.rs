@@ -3,5 +3,6 @@
 
 pub mod configuration;
 pub mod identity;
+pub mod openapi;
 pub mod routes;
 pub mod startup;

@@ -2,6 +2,7 @@
 
 use actix_web::{App, web};
 use service_kit::assertion::IdentitySigner;
+use service_kit::openapi::Document;
 use service_kit::{errors, health, middleware, server};
 
 use crate::configuration::Settings;
@@ -15,10 +16,13 @@ impl Application {
     /// Binds the listener; serving starts with [`Self::run_until_stopped`].
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         let signer = web::Data::new(IdentitySigner::new(&settings.identity.secret)?);
+        let document = Document::new(crate::openapi::document()?);
         let server = server::start(&settings.application, move || {
+            let document = document.clone();
             middleware::stack(App::new())
                 .app_data(signer.clone())
                 .configure(health::configure)
+                .configure(|cfg| document.configure(cfg))
                 .configure(routes::configure)
                 .default_service(web::to(errors::not_found))
         })?;

@@ -16,13 +16,13 @@ struct Status {
 /// Registers both probes, for a service that is ready as soon as it is up.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     configure_live(cfg);
-    cfg.route(READY_PATH, web::get().to(ok));
+    cfg.service(web::resource(READY_PATH).route(web::get().to(ok)));
 }
 
 /// Registers the liveness probe only, for a service whose readiness depends on more (a
 /// database): it registers its own handler at [`READY_PATH`].
 pub fn configure_live(cfg: &mut web::ServiceConfig) {
-    cfg.route(LIVE_PATH, web::get().to(ok));
+    cfg.service(web::resource(LIVE_PATH).route(web::get().to(ok)));
 }
 
 async fn ok() -> HttpResponse {

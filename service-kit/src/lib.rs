@@ -1,6 +1,6 @@
 //! Plumbing every service shares, so that the three services behave alike at the edges:
-//! layered settings, telemetry, request ids, header limits, JSON error bodies, health checks
-//! and server startup. Business logic never lives here.
+//! layered settings, telemetry, request ids, header limits, JSON error bodies, health checks,
+//! the OpenAPI document's endpoint and server startup. Business logic never lives here.
 
 pub mod admin;
 pub mod assertion;
@@ -11,6 +11,7 @@ pub mod env_overrides;
 pub mod errors;
 pub mod health;
 pub mod middleware;
+pub mod openapi;
 pub mod secrets;
 pub mod server;
 pub mod telemetry;

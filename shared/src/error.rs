@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Body of every error response: `{"message": "..."}`, as the seed answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// Human-readable reason; never a stack trace, a token or a secret.
     pub message: String,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// What a successful `/login` or `/refresh` answers. `token` is the seed's field; the rest
 /// are extras in the shape of an OAuth 2.0 token response (RFC 6749 §5.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenResponse {
     /// The signed access token (JWT).
     pub token: String,

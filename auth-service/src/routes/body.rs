@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
-/// Largest body any auth endpoint accepts; credentials and tokens fit many times over.
+/// Largest body any auth endpoint accepts. The longest fields allowed fit even when every
+/// character is escaped as a JSON surrogate pair (12 bytes): 12 × (256 + 1,024) < 16 KiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// A body without a Content-Type is read as JSON (curl's `-d` with `-H` forgotten is
@@ -43,12 +44,15 @@ pub fn json_object(req: &HttpRequest, body: &[u8]) -> Result<JsonFields, ApiErro
 pub struct JsonFields(Map<String, Value>);
 
 impl JsonFields {
-    /// The string field `name`, at most `max` bytes long.
+    /// The string field `name`, at most `max` characters long. Characters, not bytes: the
+    /// unit a JSON Schema `maxLength` counts, so the OpenAPI document states the limit
+    /// exactly. The body limit still bounds the bytes.
     pub fn string(&mut self, name: &str, max: usize) -> Result<String, ApiError> {
         match self.0.remove(name) {
-            Some(Value::String(s)) if s.len() <= max => Ok(s),
+            // Never more characters than bytes: the count is only needed past `max` bytes.
+            Some(Value::String(s)) if s.len() <= max || s.chars().count() <= max => Ok(s),
             Some(Value::String(_)) => Err(ApiError::BadRequest(format!(
-                "Field \"{name}\" is too long (at most {max} bytes)."
+                "Field \"{name}\" is too long (at most {max} characters)."
             ))),
             Some(_) => Err(ApiError::BadRequest(format!(
                 "Field \"{name}\" must be a string."

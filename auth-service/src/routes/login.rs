@@ -4,17 +4,14 @@ use std::net::IpAddr;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use ipnet::IpNet;
-use secrecy::SecretString;
+use shared::ErrorBody;
+use shared::login::TokenResponse;
 
-use super::body::{MAX_BODY_BYTES, json_object};
+use super::body::MAX_BODY_BYTES;
+use super::requests::Credentials;
 use super::respond_with_tokens;
 use crate::error::ApiError;
 use crate::startup::AppState;
-
-/// Longest username accepted at login, in bytes (registration allows 64 characters).
-pub const MAX_USERNAME_BYTES: usize = 256;
-/// Longest password accepted, in bytes. Bounds the hashing work one request can cause.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Registers the route with its body limit.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -25,15 +22,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// Log in: an access token (the seed's `token`) and a refresh token.
+#[utoipa::path(
+    post,
+    path = "/login",
+    tag = "tokens",
+    request_body(content = Credentials, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Logged in.", body = TokenResponse),
+        (status = 400, description = "The body is not a JSON object with the fields as described; the message names the field.", body = ErrorBody),
+        (status = 401, description = "Unknown user or wrong password: `{\"message\": \"Invalid credentials!\"}`.", body = ErrorBody),
+        (status = 413, description = "The body is over 16 KiB.", body = ErrorBody),
+        (status = 415, description = "A `Content-Type` other than JSON.", body = ErrorBody),
+        (status = 429, description = "Too many failed logins for this username or address.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until a login may be tried again."))),
+        (status = 503, description = "The password hashing queue is full.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
+    ),
+)]
 #[tracing::instrument(name = "login", skip_all, fields(username = tracing::field::Empty))]
-async fn login(
+pub async fn login(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut fields = json_object(&req, &body)?;
-    let username = fields.string("username", MAX_USERNAME_BYTES)?;
-    let password = SecretString::from(fields.string("password", MAX_PASSWORD_BYTES)?);
+    let Credentials { username, password } = Credentials::read(&req, &body)?;
     tracing::Span::current().record("username", username.as_str());
 
     let address = client_address(&req, &state.trusted_proxies);

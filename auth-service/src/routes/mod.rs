@@ -4,6 +4,7 @@ pub mod body;
 pub mod login;
 pub mod refresh;
 pub mod register;
+pub mod requests;
 pub mod well_known;
 
 use actix_web::{HttpResponse, web};
@@ -20,7 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     register::configure(cfg);
     refresh::configure(cfg);
     well_known::configure(cfg);
-    cfg.route(service_kit::health::READY_PATH, web::get().to(ready));
+    cfg.service(web::resource(service_kit::health::READY_PATH).route(web::get().to(ready)));
 }
 
 /// The answer of `/login` and `/refresh`: a new access token beside the refresh token.

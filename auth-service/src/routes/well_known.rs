@@ -33,18 +33,27 @@ const CLAIMS: [&str; 9] = [
 
 /// Registers the three routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(JWKS_PATH, web::get().to(jwks))
-        .route(
-            "/.well-known/oauth-authorization-server",
-            web::get().to(authorization_server),
+    cfg.service(web::resource(JWKS_PATH).route(web::get().to(jwks)))
+        .service(
+            web::resource("/.well-known/oauth-authorization-server")
+                .route(web::get().to(authorization_server)),
         )
-        .route(
-            "/.well-known/openid-configuration",
-            web::get().to(openid_configuration),
+        .service(
+            web::resource("/.well-known/openid-configuration")
+                .route(web::get().to(openid_configuration)),
         );
 }
 
-async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+/// The public keys access tokens are verified with (empty in HS256 mode, whose key is
+/// secret).
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "discovery",
+    responses((status = 200, description = "The JWK Set.", body = Jwks,
+        headers(("Cache-Control" = String, description = "`public, max-age=60`.")))),
+)]
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     // HS256 keys are secret: nothing to publish.
     let set = state
         .keys
@@ -59,13 +68,22 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The fields both metadata documents share.
-#[derive(Debug, Serialize)]
-struct Metadata<'a> {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Metadata<'a> {
+    /// The `iss` of our tokens.
+    #[schema(value_type = String)]
     issuer: &'a str,
+    /// Where the JWK Set is.
     jwks_uri: String,
+    /// `["public"]`.
+    #[schema(value_type = Vec<String>)]
     subject_types_supported: [&'static str; 1],
+    /// The claims our access tokens may carry.
+    #[schema(value_type = Vec<String>)]
     claims_supported: [&'static str; 9],
+    /// RFC 8414's document only, where it is required: empty (no authorization endpoint).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
     response_types_supported: Option<[&'static str; 0]>,
 }
 
@@ -80,10 +98,24 @@ fn metadata(state: &AppState, response_types: Option<[&'static str; 0]>) -> Http
     })
 }
 
-async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
+/// OAuth 2.0 authorization server metadata (RFC 8414): the issuer and its keys.
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "discovery",
+    responses((status = 200, description = "The metadata.", body = Metadata)),
+)]
+pub async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
     metadata(&state, Some([]))
 }
 
-async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+/// OpenID Connect discovery: the same metadata, without `response_types_supported`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    tag = "discovery",
+    responses((status = 200, description = "The metadata.", body = Metadata)),
+)]
+pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
     metadata(&state, None)
 }

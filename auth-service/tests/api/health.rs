@@ -37,6 +37,26 @@ async fn unknown_paths_and_methods_answer_json_not_html() {
 }
 
 #[tokio::test]
+async fn a_get_only_path_answers_other_methods_405_naming_get() {
+    let app = spawn_app(Backend::Sqlite).await;
+    for path in [
+        "/health/live",
+        "/health/ready",
+        "/.well-known/jwks.json",
+        "/openapi.json",
+    ] {
+        let response = app
+            .client
+            .request(reqwest::Method::TRACE, app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["allow"], "GET", "{path}");
+        assert_json_error(response, 405, "Method Not Allowed.").await;
+    }
+}
+
+#[tokio::test]
 async fn a_request_id_is_echoed_or_created() {
     let app = spawn_app(Backend::Sqlite).await;
     let url = format!("{}/health/live", app.address);

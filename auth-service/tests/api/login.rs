@@ -127,14 +127,14 @@ async fn overlong_fields_are_refused_before_any_hashing() {
     assert_json_error(
         long_user,
         400,
-        "Field \"username\" is too long (at most 256 bytes).",
+        "Field \"username\" is too long (at most 256 characters).",
     )
     .await;
     let long_password = app.login("user1", &"p".repeat(1025)).await;
     assert_json_error(
         long_password,
         400,
-        "Field \"password\" is too long (at most 1024 bytes).",
+        "Field \"password\" is too long (at most 1024 characters).",
     )
     .await;
 }

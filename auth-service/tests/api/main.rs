@@ -15,6 +15,7 @@ mod lifecycle;
 mod limits;
 mod login;
 mod metrics;
+mod openapi;
 mod process;
 mod refresh;
 mod refresh_limits;

@@ -213,7 +213,7 @@ async fn malformed_refresh_requests_get_400() {
     assert_json_error(
         app.post_json("/refresh", long).await,
         400,
-        "Field \"refresh_token\" is too long (at most 256 bytes).",
+        "Field \"refresh_token\" is too long (at most 256 characters).",
     )
     .await;
 }

@@ -1,5 +1,6 @@
 //! The gateway's own routes; everything else goes through [`proxy::forward`].
 
+pub mod openapi;
 pub mod proxy;
 pub mod welcome;
 
@@ -18,6 +19,7 @@ async fn ready(state: web::Data<GatewayState>) -> HttpResponse {
 /// Registers the gateway's own routes and the proxy as the fallback for every other path.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     welcome::configure(cfg);
-    cfg.route(service_kit::health::READY_PATH, web::get().to(ready));
+    openapi::configure(cfg);
+    cfg.service(web::resource(service_kit::health::READY_PATH).route(web::get().to(ready)));
     cfg.default_service(web::to(proxy::forward));
 }

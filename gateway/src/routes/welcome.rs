@@ -5,9 +5,10 @@ use shared::ErrorBody;
 
 use crate::state::GatewayState;
 
-/// Registers the route. It takes precedence over a route-table entry for `/`.
+/// Registers the route. The path is the gateway's, whatever the route table says: other
+/// methods get 405.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(welcome));
+    cfg.service(web::resource("/").route(web::get().to(welcome)));
 }
 
 async fn welcome(state: web::Data<GatewayState>) -> HttpResponse {

@@ -75,6 +75,11 @@ impl Instance {
         Ok(http::Uri::from(path_and_query))
     }
 
+    /// The configured path prefix, without a trailing `/` (empty: none).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     pub(super) fn healthy(&self, now: u64) -> bool {
         self.ejected_until.load(Ordering::Relaxed) <= now
     }

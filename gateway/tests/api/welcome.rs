@@ -14,6 +14,16 @@ async fn root_answers_the_seeds_welcome_message() {
 }
 
 #[tokio::test]
+async fn the_gateways_own_paths_answer_other_methods_405_naming_get() {
+    let app = spawn_app().await;
+    for path in ["/", "/health/live", "/health/ready", "/openapi.json"] {
+        let response = app.client.post(app.url(path)).send().await.unwrap();
+        assert_eq!(response.headers()["allow"], "GET", "{path}");
+        assert_json_error(response, 405, "Method Not Allowed.").await;
+    }
+}
+
+#[tokio::test]
 async fn unknown_paths_get_404_json() {
     let app = spawn_app().await;
     let response = app.client.get(app.url("/nowhere")).send().await.unwrap();

@@ -5,4 +5,5 @@
 
 mod edge;
 mod helpers;
+mod openapi;
 mod protected;
