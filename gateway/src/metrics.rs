@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -65,6 +66,9 @@ pub struct Metrics {
     pub token_cache_misses: Counter,
     /// Upstream failures and retries.
     pub upstream_errors: Family<UpstreamLabels, Counter>,
+    /// Requests refused at a protected route, by why (`missing_token`, `invalid_token`,
+    /// `role_denied`).
+    pub refusals: Family<ReasonLabels, Counter>,
     /// The route label of requests no route matched (`none`), made once.
     pub unmatched: Arc<str>,
 }
@@ -86,6 +90,12 @@ impl Default for Metrics {
             .get_or_create(&CacheLabels { result: "miss" })
             .clone();
         let upstream_errors = Family::<UpstreamLabels, Counter>::default();
+        let refusals = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "refusals",
+            "Requests refused at protected routes: missing_token, invalid_token, role_denied",
+            refusals.clone(),
+        );
         registry.register(
             "requests",
             "Requests answered, by route and status",
@@ -115,12 +125,19 @@ impl Default for Metrics {
             token_cache_hits,
             token_cache_misses,
             upstream_errors,
+            refusals,
             unmatched: Arc::from("none"),
         }
     }
 }
 
 impl Metrics {
+    /// Adds what `collector` reads on every scrape (the JWKS caches' fetches, key age and
+    /// clock offset).
+    pub fn register_collector(&mut self, collector: impl Collector) {
+        self.registry.register_collector(Box::new(collector));
+    }
+
     /// The metrics in the OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut out = String::new();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::task::AbortHandle;
 
-use crate::auth::{JwksCache, Providers, TokenVerifier, ed25519};
+use crate::auth::{JwksCache, JwksCollector, Providers, TokenVerifier, ed25519};
 use crate::configuration::{Settings, VerificationMode};
 use crate::cors;
 use crate::metrics::Metrics;
@@ -70,8 +70,10 @@ impl Application {
         for route in routes.routes() {
             tasks.extend(route.limits.spawn_sweepers(sweep_every));
         }
-        let metrics = Arc::new(Metrics::default());
         let providers = Providers::new(&settings, jwks.clone())?;
+        let mut metrics = Metrics::default();
+        metrics.register_collector(JwksCollector(providers.jwks_caches()));
+        let metrics = Arc::new(metrics);
         let refresh = Duration::from_secs(settings.jwt.jwks_refresh_seconds);
         for refresher in providers.spawn_refreshers(refresh) {
             tasks.push(refresher.abort_handle());

@@ -83,6 +83,15 @@ impl KeysClient {
     /// The body of `GET url` when it answers 2xx within [`FETCH_TIMEOUT`] and
     /// `max_bytes`.
     pub async fn get(&self, url: &str, max_bytes: usize) -> anyhow::Result<Bytes> {
+        Ok(self.get_dated(url, max_bytes).await?.0)
+    }
+
+    /// [`Self::get`], with the answer's `Date` header when it has a valid one.
+    pub async fn get_dated(
+        &self,
+        url: &str,
+        max_bytes: usize,
+    ) -> anyhow::Result<(Bytes, Option<std::time::SystemTime>)> {
         let uri: http::Uri = url
             .parse()
             .with_context(|| format!("{url:?} is not a URL"))?;
@@ -96,11 +105,16 @@ impl KeysClient {
             if !status.is_success() {
                 anyhow::bail!("answered {status}");
             }
+            let date = response
+                .headers()
+                .get(http::header::DATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| httpdate::parse_http_date(v).ok());
             let body = Limited::new(response.into_body(), max_bytes)
                 .collect()
                 .await
                 .map_err(|e| anyhow::anyhow!("reading the body (limit {max_bytes} bytes): {e}"))?;
-            Ok(body.to_bytes())
+            Ok((body.to_bytes(), date))
         };
         tokio::time::timeout(FETCH_TIMEOUT, fetch)
             .await

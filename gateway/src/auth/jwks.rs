@@ -6,6 +6,7 @@
 //! configured JWKS URL, the provider's OpenID discovery document names it.
 
 mod keys;
+mod stats;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -19,6 +20,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 
 pub use keys::{VerifyingKey, template};
+pub use stats::{FetchStats, JwksCollector};
 
 use super::Rejection;
 use super::http_client::{KeysClient, keys_client};
@@ -51,6 +53,10 @@ pub struct JwksCache {
     /// One fetch at a time; holds when the last fetch for an unknown kid started.
     /// Scheduled refreshes do not count against the cooldown.
     fetching: tokio::sync::Mutex<Option<Instant>>,
+    /// Fetches by outcome, the keys' age, the provider's clock.
+    stats: FetchStats,
+    /// Clock skew tolerated on tokens: a provider's clock further off is logged.
+    leeway: Duration,
 }
 
 impl std::fmt::Debug for JwksCache {
@@ -101,12 +107,19 @@ impl JwksCache {
             keys: RwLock::new(None),
             generation,
             fetching: tokio::sync::Mutex::new(None),
+            stats: FetchStats::default(),
+            leeway: Duration::from_secs(jwt.leeway_seconds),
         })
     }
 
     /// The provider's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What its fetches came to.
+    pub fn stats(&self) -> &FetchStats {
+        &self.stats
     }
 
     fn snapshot(&self) -> Option<Arc<KeyMap>> {
@@ -165,11 +178,35 @@ impl JwksCache {
         self.fetch().await
     }
 
+    /// Fetches and installs the keys, counting the outcome and reading the provider's clock.
     async fn fetch(&self) -> anyhow::Result<()> {
+        match self.fetch_keys().await {
+            Ok(date) => {
+                let offset = self.stats.succeeded(date);
+                if let Some(offset) = offset.filter(|o| o.abs() > self.leeway.as_secs_f64() + 1.0) {
+                    tracing::warn!(
+                        provider = %self.name,
+                        offset_seconds = offset,
+                        leeway_seconds = self.leeway.as_secs(),
+                        "the provider's clock is off from ours by more than the leeway"
+                    );
+                }
+                Ok(())
+            }
+            Err(error) => {
+                self.stats.failed();
+                Err(error)
+            }
+        }
+    }
+
+    /// The keys installed, and the `Date` of the answer that had them.
+    async fn fetch_keys(&self) -> anyhow::Result<Option<std::time::SystemTime>> {
         let url = self.jwks_url().await?;
-        let body = self.client.get(&url, MAX_JWKS_BYTES).await?;
+        let (body, date) = self.client.get_dated(&url, MAX_JWKS_BYTES).await?;
         let set: JwkSet = serde_json::from_slice(&body).context("parsing the JWKS")?;
-        self.install(&set)
+        self.install(&set)?;
+        Ok(date)
     }
 
     /// The configured JWKS URL, else the one the provider's discovery document names

@@ -12,7 +12,7 @@ mod verifier;
 pub use cache::TokenCache;
 pub use claims::ClaimMapping;
 pub use http_client::{KeysClient, keys_client};
-pub use jwks::JwksCache;
+pub use jwks::{JwksCache, JwksCollector};
 pub use providers::{Provider, Providers};
 pub use verifier::TokenVerifier;
 

@@ -150,6 +150,17 @@ impl Providers {
 
     /// Starts the key refreshers of the providers other than the default one (whose
     /// refresher the gateway starts with its own cache).
+    /// Every provider's JWKS cache (HS256 mode's secret has none).
+    pub fn jwks_caches(&self) -> Vec<Arc<JwksCache>> {
+        self.list
+            .iter()
+            .filter_map(|p| match &p.keys {
+                ProviderKeys::Jwks(cache) => Some(Arc::clone(cache)),
+                ProviderKeys::Secret(_) => None,
+            })
+            .collect()
+    }
+
     pub fn spawn_refreshers(&self, interval: Duration) -> Vec<JoinHandle<()>> {
         self.list[1..]
             .iter()

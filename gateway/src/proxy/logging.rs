@@ -22,17 +22,24 @@ pub fn logging(
         Err(error) => error.status_code().as_u16(),
     };
     if let Err(error) = result {
-        if let GatewayError::Refused {
-            refusal: Refusal::TokenInvalid(reason),
-            ..
-        } = error
-        {
+        if let GatewayError::Refused { refusal, .. } = error {
+            let why = match refusal {
+                Refusal::TokenMissing => "missing_token",
+                Refusal::TokenInvalid(_) => "invalid_token",
+                Refusal::MissingRole => "role_denied",
+            };
             metrics
-                .token_rejections
-                .get_or_create(&ReasonLabels {
-                    reason: reason.label(),
-                })
+                .refusals
+                .get_or_create(&ReasonLabels { reason: why })
                 .inc();
+            if let Refusal::TokenInvalid(reason) = refusal {
+                metrics
+                    .token_rejections
+                    .get_or_create(&ReasonLabels {
+                        reason: reason.label(),
+                    })
+                    .inc();
+            }
         }
         if let Some((upstream, kind)) = error.upstream_failure() {
             metrics.upstream_error(upstream, kind);

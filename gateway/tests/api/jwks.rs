@@ -1,7 +1,7 @@
 //! JWKS mode: the gateway verifies EdDSA tokens with keys it fetches from a stand-in
 //! auth-service, and holds no secret.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -66,6 +66,8 @@ struct JwksServer {
     keys: Arc<RwLock<Vec<Value>>>,
     fetches: Arc<AtomicUsize>,
     down: Arc<AtomicBool>,
+    /// Seconds the `Date` of its answers is ahead of the real time.
+    skew: Arc<AtomicI64>,
 }
 
 impl JwksServer {
@@ -73,19 +75,24 @@ impl JwksServer {
         let keys = Arc::new(RwLock::new(keys));
         let fetches = Arc::new(AtomicUsize::new(0));
         let down = Arc::new(AtomicBool::new(false));
-        let (k, f, d) = (keys.clone(), fetches.clone(), down.clone());
+        let skew = Arc::new(AtomicI64::new(0));
+        let (k, f, d, s) = (keys.clone(), fetches.clone(), down.clone(), skew.clone());
         let server = HttpServer::new(move || {
-            let (k, f, d) = (k.clone(), f.clone(), d.clone());
+            let (k, f, d, s) = (k.clone(), f.clone(), d.clone(), s.clone());
             App::new().route(
                 "/.well-known/jwks.json",
                 web::get().to(move || {
-                    let (k, f, d) = (k.clone(), f.clone(), d.clone());
+                    let (k, f, d, s) = (k.clone(), f.clone(), d.clone(), s.clone());
                     async move {
                         f.fetch_add(1, Ordering::SeqCst);
                         if d.load(Ordering::SeqCst) {
                             return HttpResponse::ServiceUnavailable().finish();
                         }
-                        HttpResponse::Ok().json(json!({ "keys": *k.read().unwrap() }))
+                        let ahead = Duration::from_secs(s.load(Ordering::SeqCst).unsigned_abs());
+                        let date = httpdate::fmt_http_date(std::time::SystemTime::now() + ahead);
+                        HttpResponse::Ok()
+                            .insert_header(("date", date))
+                            .json(json!({ "keys": *k.read().unwrap() }))
                     }
                 }),
             )
@@ -100,7 +107,13 @@ impl JwksServer {
             keys,
             fetches,
             down,
+            skew,
         }
+    }
+
+    /// Dates its answers `seconds` ahead of the real time, as a host whose clock is off.
+    fn date_ahead(&self, seconds: i64) {
+        self.skew.store(seconds, Ordering::SeqCst);
     }
 
     fn set_down(&self, down: bool) {
@@ -220,6 +233,46 @@ async fn cached_keys_keep_serving_while_the_auth_service_is_down_or_broken() {
     jwks.publish(vec![]);
     assert_eq!(status_with(&app, &stranger).await, 403);
     assert_eq!(status_with(&app, &token).await, 200);
+}
+
+/// The value of the sample named exactly `name` in the metrics text.
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+#[tokio::test]
+async fn jwks_fetches_the_keys_age_and_the_providers_clock_are_in_the_metrics() {
+    let key = TestKey::generate("k1");
+    let jwks = JwksServer::start(vec![key.jwk()]);
+    jwks.date_ahead(120);
+    let app = spawn_jwks_gateway(jwks.url.clone(), 0).await;
+    // An unknown kid while the provider is down: a refetch that fails.
+    jwks.set_down(true);
+    let stranger = TestKey::generate("k2").sign(&app.claims("user1"));
+    assert_eq!(status_with(&app, &stranger).await, 403);
+
+    let text = app.metrics().await;
+    let fetches = |outcome: &str| {
+        let name = format!(
+            "gateway_jwks_fetches_total{{provider=\"auth-service\",outcome=\"{outcome}\"}}"
+        );
+        sample(&text, &name)
+    };
+    assert!(fetches("success") >= 1.0);
+    assert!(fetches("failure") >= 1.0);
+    let age = sample(
+        &text,
+        r#"gateway_jwks_age_seconds{provider="auth-service"}"#,
+    );
+    assert!((0.0..10.0).contains(&age), "age {age}");
+    let offset = sample(
+        &text,
+        r#"gateway_clock_offset_seconds{provider="auth-service"}"#,
+    );
+    assert!((118.0..=122.0).contains(&offset), "offset {offset}");
 }
 
 #[tokio::test]

@@ -27,6 +27,15 @@ async fn metrics_count_requests_rejections_and_upstream_failures_by_kind() {
         app.sign(&claims)
     };
     app.get_protected(&[("x-access-token", &expired)]).await;
+    app.get_protected(&[]).await;
+    let admin = app
+        .client
+        .get(app.url("/admin"))
+        .header("x-access-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status().as_u16(), 403);
     app.client.get(app.url("/down")).send().await.unwrap();
 
     let text = app.metrics().await;
@@ -42,7 +51,8 @@ async fn metrics_count_requests_rejections_and_upstream_failures_by_kind() {
             &text,
             r#"gateway_requests_total{route="/protected",status="403"}"#
         ),
-        2.0
+        // Garbage, expired, and no token at all.
+        3.0
     );
     assert_eq!(
         metric(
@@ -55,6 +65,14 @@ async fn metrics_count_requests_rejections_and_upstream_failures_by_kind() {
         metric(&text, r#"gateway_token_rejections_total{reason="expired"}"#),
         1.0
     );
+    for (reason, count) in [
+        ("missing_token", 1.0),
+        ("invalid_token", 2.0),
+        ("role_denied", 1.0),
+    ] {
+        let name = format!("gateway_refusals_total{{reason=\"{reason}\"}}");
+        assert_eq!(metric(&text, &name), count, "{reason}");
+    }
     assert_eq!(
         metric(
             &text,
@@ -62,10 +80,11 @@ async fn metrics_count_requests_rejections_and_upstream_failures_by_kind() {
         ),
         1.0
     );
-    // The first request verified the token; the next two found it in the cache.
+    // The first request verified the token; the next two and the one to /admin found it
+    // in the cache.
     assert_eq!(
         metric(&text, r#"gateway_token_cache_total{result="hit"}"#),
-        2.0
+        3.0
     );
     assert!(
         text.contains("gateway_request_duration_seconds_bucket"),
