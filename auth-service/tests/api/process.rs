@@ -61,6 +61,8 @@ impl ServiceProcess {
     pub fn start(database_url: &str) -> Self {
         let mut child = command(database_url)
             .env("AUTH__APPLICATION__PORT", "0")
+            // The metrics listener too: tests run side by side.
+            .env("AUTH__ADMIN__PORT", "0")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
