@@ -14,6 +14,12 @@ upstream (nginx answering a small JSON body):
                  evicts and verifies; requests are prebuilt in the wrk script's init
   stack          our gateway in front of our resource-service (identity signed and checked)
 
+TLS at the edge: clients speak HTTPS to nginx and HAProxy (OpenSSL) and to the gateway
+(rustls), with a P-256 certificate made for the run, the proxies behind as above:
+  nginx-tls, haproxy-tls, gateway-tls            keep-alive connections
+  nginx-tls-new, haproxy-tls-new, gateway-tls-new  a new TLS connection every 100 requests
+                                                   (`Connection: close` from the wrk script)
+
 Load: wrk, same threads, connections and duration for every contender, contenders
 alternated round by round; the median round is reported. Also: RSS idle and at peak, and
 time from start to ready, for each service.
@@ -45,7 +51,10 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 PORTS = {
     "upstream": 18080, "auth": 18081, "nginx": 18082, "haproxy-jwt": 18083,
     "gateway": 18084, "gateway-nocache": 18085, "resource": 18086, "stack": 18087,
+    "nginx-tls": 18088, "haproxy-tls": 18089, "gateway-tls": 18090,
 }
+# Requests per TLS connection in the reconnecting runs.
+REQUESTS_PER_CONNECTION = 100
 HS256_SECRET = "bench-only-secret-bench-only-secret-0123456789"
 # How long a started process gets to answer its readiness check.
 READY_TIMEOUT_S = 20.0
@@ -75,11 +84,14 @@ def build():
 
 
 def wait_ready(url, timeout=READY_TIMEOUT_S):
-    """Polls `url` until it answers 200; returns the seconds it took."""
+    """Polls `url` until it answers 200; returns the seconds it took. An https URL is
+    not verified (the run's certificate is self-signed)."""
+    import ssl
+    context = ssl._create_unverified_context() if url.startswith("https") else None
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:
+            with urllib.request.urlopen(url, timeout=1, context=context) as response:
                 if response.status == 200:
                     return time.monotonic() - started
         except OSError:
@@ -134,13 +146,14 @@ http {{
     return path
 
 
-def haproxy_config(workdir):
+def haproxy_config(workdir, pem):
     path = os.path.join(workdir, "haproxy.cfg")
     with open(path, "w") as f:
         f.write(f"""
 global
     nbthread 1
     maxconn 4000
+    tune.ssl.default-dh-param 2048
 defaults
     mode http
     timeout connect 2s
@@ -149,6 +162,7 @@ defaults
     option http-keep-alive
 frontend fe
     bind 127.0.0.1:{PORTS['haproxy-jwt']}
+    bind 127.0.0.1:{PORTS['haproxy-tls']} ssl crt {pem} alpn http/1.1
     http-request deny deny_status 403 unless {{ req.hdr(x-access-token) -m found }}
     http-request set-var(txn.bearer) req.hdr(x-access-token)
     http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('$.alg')
@@ -208,6 +222,43 @@ end
 """
 
 
+# A new connection every REQUESTS_PER_CONNECTION requests: the last request of each
+# connection asks to close it, and wrk opens (and handshakes) a new one.
+RECONNECT_LUA = """
+local keep, close, sent = nil, nil, 0
+function init(args)
+  keep = wrk.format()
+  local headers = {}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  headers["Connection"] = "close"
+  close = wrk.format(nil, nil, headers)
+end
+function request()
+  sent = sent + 1
+  if sent % EVERY == 0 then return close end
+  return keep
+end
+"""
+
+
+def tls_files(workdir):
+    """A self-signed P-256 certificate for 127.0.0.1, its key, both in one file for
+    HAProxy, and the wrk script that reconnects."""
+    cert, key, both = (os.path.join(workdir, n) for n in ("tls.crt", "tls.key", "tls.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    with open(both, "w") as out:
+        for part in (cert, key):
+            with open(part) as f:
+                out.write(f.read())
+    script = os.path.join(workdir, "reconnect.lua")
+    with open(script, "w") as f:
+        f.write(RECONNECT_LUA.replace("EVERY", str(REQUESTS_PER_CONNECTION)))
+    return cert, key, both, script
+
+
 def mint_tokens(workdir, env, count):
     """`count` distinct valid tokens for user1, minted by the auth-service's command line
     on its database; returns the wrk script that sends them in turn."""
@@ -243,12 +294,12 @@ def worker_pids(master):
         return [int(pid) for pid in f.read().split()]
 
 
-def run_wrk(port, token, args, script=None, pids=()):
+def run_wrk(port, token, args, script=None, pids=(), scheme="http"):
     """One wrk run; with `pids`, also the CPU those processes spent per request, split into
     their own code (user) and the kernel's work for them (system calls, TCP)."""
     before = cpu_ticks(pids)
     argv = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
-            "-H", f"x-access-token: {token}", f"http://127.0.0.1:{port}/protected"]
+            "-H", f"x-access-token: {token}", f"{scheme}://127.0.0.1:{port}/protected"]
     if script:
         argv[1:1] = ["-s", script]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
@@ -303,25 +354,28 @@ def main():
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def start_service(procs, name, binary, env, port):
+def start_service(procs, name, binary, env, port, scheme="http"):
     """Starts one of our services; returns (process, seconds to ready, idle RSS KiB)."""
     process = procs.start(name, [os.path.join(TARGET, "release", binary)], env)
-    ready = wait_ready(f"http://127.0.0.1:{port}/health/ready")
+    ready = wait_ready(f"{scheme}://127.0.0.1:{port}/health/ready")
     time.sleep(1.0)
     return process, ready, rss_kib(process.pid, "VmRSS")
 
 
 def measure(args, workdir, procs):
     bin_env = {"RUST_LOG": "warn", "APP_ENVIRONMENT": "local"}
+    cert, key, pem, reconnect = tls_files(workdir)
     upstream = procs.start("upstream", ["nginx", "-c", nginx_config(workdir, "upstream", f"""
         server {{ listen 127.0.0.1:{PORTS['upstream']};
                  location / {{ default_type application/json; return 200 '{UPSTREAM_BODY}'; }} }}""")])
     nginx = procs.start("nginx", ["nginx", "-c", nginx_config(workdir, "nginx", f"""
         upstream up {{ server 127.0.0.1:{PORTS['upstream']}; keepalive 64; }}
         server {{ listen 127.0.0.1:{PORTS['nginx']};
+                 listen 127.0.0.1:{PORTS['nginx-tls']} ssl;
+                 ssl_certificate {cert}; ssl_certificate_key {key};
                  location / {{ proxy_pass http://up; proxy_http_version 1.1;
                               proxy_set_header Connection ""; }} }}""")])
-    haproxy = procs.start("haproxy", ["haproxy", "-f", haproxy_config(workdir)])
+    haproxy = procs.start("haproxy", ["haproxy", "-f", haproxy_config(workdir, pem)])
 
     startup, memory, pids = {}, {}, {}
     auth_env = {**bin_env, "AUTH__APPLICATION__PORT": str(PORTS["auth"]), "AUTH__APPLICATION__WORKERS": "1",
@@ -339,6 +393,10 @@ def measure(args, workdir, procs):
         procs, "gateway", "gateway", gateway_env(PORTS["gateway"], upstream_url), PORTS["gateway"])
     nocache, _, _ = start_service(procs, "gateway-nocache", "gateway",
                                   gateway_env(PORTS["gateway-nocache"], upstream_url, 0), PORTS["gateway-nocache"])
+    gateway_tls, _, _ = start_service(procs, "gateway-tls", "gateway", {
+        **gateway_env(PORTS["gateway-tls"], upstream_url),
+        "GATEWAY__APPLICATION__TLS__CERTIFICATE_FILE": cert,
+        "GATEWAY__APPLICATION__TLS__KEY_FILE": key}, PORTS["gateway-tls"], scheme="https")
     stack, _, _ = start_service(procs, "stack", "gateway",
                                 gateway_env(PORTS["stack"], f"http://127.0.0.1:{PORTS['resource']}"), PORTS["stack"])
     pids = {"gateway": gateway.pid, "resource-service": resource.pid, "auth-service": auth.pid}
@@ -352,20 +410,28 @@ def measure(args, workdir, procs):
         eddsa = json.load(response)["token"]
     hs256 = hs256_token()
     tokens = {"direct": eddsa, "nginx": eddsa, "haproxy-jwt": hs256, "gateway": eddsa,
-              "gateway-nocache": eddsa, "gateway-rotating": eddsa, "stack": eddsa}
-    scripts = {"gateway-rotating": rotating}
+              "gateway-nocache": eddsa, "gateway-rotating": eddsa, "stack": eddsa,
+              "nginx-tls": eddsa, "haproxy-tls": hs256, "gateway-tls": eddsa,
+              "nginx-tls-new": eddsa, "haproxy-tls-new": hs256, "gateway-tls-new": eddsa}
+    scripts = {"gateway-rotating": rotating, "nginx-tls-new": reconnect,
+               "haproxy-tls-new": reconnect, "gateway-tls-new": reconnect}
     contenders = list(tokens)
+    schemes = {c: "https" if "-tls" in c else "http" for c in contenders}
     ports = {"direct": PORTS["upstream"], "gateway-rotating": PORTS["gateway"],
-             **{c: PORTS[c] for c in contenders if c not in ("direct", "gateway-rotating")}}
+             **{c: PORTS[c.removesuffix("-new")] for c in contenders
+                if c not in ("direct", "gateway-rotating")}}
     # Whose CPU each contender's run is charged to: the proxy's own (the upstream alone for
     # "direct"; the gateway and the resource-service together for "stack").
     charged = {"direct": worker_pids(upstream.pid), "nginx": worker_pids(nginx.pid),
                "haproxy-jwt": [haproxy.pid], "gateway": [gateway.pid], "gateway-nocache": [nocache.pid],
                "gateway-rotating": [gateway.pid],
-               "stack": [stack.pid, resource.pid]}
+               "stack": [stack.pid, resource.pid],
+               "nginx-tls": worker_pids(nginx.pid), "nginx-tls-new": worker_pids(nginx.pid),
+               "haproxy-tls": [haproxy.pid], "haproxy-tls-new": [haproxy.pid],
+               "gateway-tls": [gateway_tls.pid], "gateway-tls-new": [gateway_tls.pid]}
     for name in contenders:  # every contender answers 200 before the clock starts
         run_wrk(ports[name], tokens[name], argparse.Namespace(connections=1, duration=1),
-                script=scripts.get(name))
+                script=scripts.get(name), scheme=schemes[name])
 
     rounds = {name: [] for name in contenders}
     for round_number in range(args.rounds):
@@ -373,7 +439,7 @@ def measure(args, workdir, procs):
         for name in order:
             log(f"round {round_number + 1}/{args.rounds}: {name}")
             rounds[name].append(run_wrk(ports[name], tokens[name], args, script=scripts.get(name),
-                                        pids=charged[name]))
+                                        pids=charged[name], scheme=schemes[name]))
     results = {}
     for name, runs in rounds.items():
         median = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
@@ -420,6 +486,40 @@ def machine():
     return cpu, os.cpu_count(), platform.release(), versions
 
 
+def tls_section(args, results, labels, verdict):
+    """The TLS scenario's table and targets: keep-alive connections, then a new TLS
+    connection (a full handshake: wrk resumes no sessions) every REQUESTS_PER_CONNECTION
+    requests."""
+    lines = [
+        "## TLS at the edge",
+        "",
+        "Clients speak HTTPS to each proxy (TLS 1.3, a P-256 certificate made for the run); the",
+        "proxies speak plain HTTP to the same upstream as above. nginx and HAProxy terminate TLS",
+        "with OpenSSL, the gateway with rustls on ring. Same load as above; in the second half",
+        f"every {REQUESTS_PER_CONNECTION}th request says `Connection: close`, so wrk opens and",
+        "handshakes a new connection (no session resumption).",
+        "",
+        "| contender | connections | requests/s | p50 | p99 | our gateway's throughput against it "
+        "| CPU per request: own code + kernel |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for suffix, kind in (("", "kept alive"), ("-new", f"new every {REQUESTS_PER_CONNECTION}")):
+        ours = results["gateway-tls" + suffix]
+        for base in ("nginx-tls", "haproxy-tls", "gateway-tls"):
+            r = results[base + suffix]
+            lines.append(
+                f"| {labels[base]} | {kind} | {r['rps']:,.0f} | {r['p50']:.2f} ms | {r['p99']:.2f} ms "
+                f"| {ours['rps'] / r['rps']:.2f}x | {r['user_us']:.1f} + {r['kernel_us']:.1f} µs |")
+    lines += ["", "Targets, for both kinds of connection:", ""]
+    for suffix, kind in (("", "kept alive"), ("-new", f"a new one every {REQUESTS_PER_CONNECTION}")):
+        ours, h, n = (results[b + suffix] for b in ("gateway-tls", "haproxy-tls", "nginx-tls"))
+        lines += [
+            f"- {kind}: ≥ 1.0x HAProxy {ours['rps'] / h['rps']:.2f}x, {verdict(ours['rps'] >= h['rps'])}; "
+            f"≥ 1.0x nginx (which checks nothing) {ours['rps'] / n['rps']:.2f}x, {verdict(ours['rps'] >= n['rps'])}.",
+        ]
+    return lines + [""]
+
+
 def render(args, results, memory, startup):
     cpu, cores, kernel, versions = machine()
     labels = {
@@ -430,6 +530,9 @@ def render(args, results, memory, startup):
         "gateway-nocache": "our gateway, EdDSA via JWKS (cache off: verify every request)",
         "gateway-rotating": f"our gateway, {args.tokens:,} tokens in rotation (cache on, evicting)",
         "stack": "our gateway + our resource-service",
+        "nginx-tls": "nginx, HTTPS (OpenSSL), no auth",
+        "haproxy-tls": "HAProxy, HTTPS (OpenSSL), jwt_verify HS256",
+        "gateway-tls": "our gateway, HTTPS (rustls), EdDSA (token cache on)",
     }
     ours = results["gateway"]
     names = ["direct", "nginx", "haproxy-jwt", "gateway", "gateway-nocache", "gateway-rotating", "stack"]
@@ -496,6 +599,7 @@ def render(args, results, memory, startup):
         f"{min(n['user_us'] + n['kernel_us'], (h['user_us'] + h['kernel_us']) / 1.25) - ours['kernel_us']:.1f} µs "
         f"for its own code to meet both, where it now spends {ours['user_us']:.1f} µs.",
         "",
+        *tls_section(args, results, labels, verdict),
         "## Logins",
         "",
         f"One argon2id verification (19 MiB, t=2, p=1; `cargo bench -p auth-service --bench "
