@@ -5,6 +5,7 @@
 //! the provider. While the provider is down, the cached keys keep serving. Without a
 //! configured JWKS URL, the provider's OpenID discovery document names it.
 
+mod discovery;
 mod keys;
 mod stats;
 
@@ -17,7 +18,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, Validation};
-use serde::Deserialize;
 
 pub use keys::{VerifyingKey, template};
 pub use stats::{FetchStats, JwksCollector};
@@ -209,48 +209,6 @@ impl JwksCache {
         Ok(date)
     }
 
-    /// The configured JWKS URL, else the one the provider's discovery document names
-    /// (fetched once, then remembered).
-    async fn jwks_url(&self) -> anyhow::Result<String> {
-        if !self.configured_url.is_empty() {
-            return Ok(self.configured_url.clone());
-        }
-        let known = match self.discovered_url.read() {
-            Ok(url) => url.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        if let Some(url) = known {
-            return Ok(url);
-        }
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            self.issuer.trim_end_matches('/')
-        );
-        let body = self.client.get(&url, MAX_JWKS_BYTES).await?;
-        let document: Discovery =
-            serde_json::from_slice(&body).context("parsing the discovery document")?;
-        // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer it was
-        // fetched for, exactly.
-        if document.issuer != self.issuer {
-            anyhow::bail!(
-                "the discovery document names issuer {:?}, not {:?}",
-                document.issuer,
-                self.issuer
-            );
-        }
-        if !(document.jwks_uri.starts_with("https://") || document.jwks_uri.starts_with("http://"))
-        {
-            anyhow::bail!("jwks_uri {:?} is not an http(s) URL", document.jwks_uri);
-        }
-        tracing::info!(provider = %self.name, jwks_uri = %document.jwks_uri, "JWKS URL discovered");
-        let slot = Some(document.jwks_uri.clone());
-        match self.discovered_url.write() {
-            Ok(mut url) => *url = slot,
-            Err(poisoned) => *poisoned.into_inner() = slot,
-        }
-        Ok(document.jwks_uri)
-    }
-
     /// Takes the usable keys of `set` as the current ones. A set without any usable key is
     /// refused (an error, the old keys stay): a broken auth-service must not wipe the keys
     /// that verify every token in flight.
@@ -312,13 +270,6 @@ impl JwksCache {
             }
         })
     }
-}
-
-/// The fields of an OpenID discovery document the gateway reads.
-#[derive(Debug, Deserialize)]
-struct Discovery {
-    issuer: String,
-    jwks_uri: String,
 }
 
 #[cfg(test)]
