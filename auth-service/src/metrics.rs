@@ -107,6 +107,32 @@ impl Default for Metrics {
     }
 }
 
+/// The endpoints whose answers are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// `POST /login`.
+    Login,
+    /// `POST /refresh`.
+    Refresh,
+    /// `POST /register`.
+    Register,
+    /// `POST /logout`.
+    Logout,
+}
+
+impl Counted {
+    /// The counted endpoint at `path`, if it is one.
+    pub fn of(path: &str) -> Option<Self> {
+        match path {
+            "/login" => Some(Self::Login),
+            "/refresh" => Some(Self::Refresh),
+            "/register" => Some(Self::Register),
+            "/logout" => Some(Self::Logout),
+            _ => None,
+        }
+    }
+}
+
 /// What an answer of the auth-service came to, as a label value.
 pub fn outcome(response: Option<&ApiError>) -> &'static str {
     match response {
@@ -128,8 +154,8 @@ pub fn outcome(response: Option<&ApiError>) -> &'static str {
 }
 
 impl Metrics {
-    /// Counts an answer of one of the counted endpoints (others are left alone).
-    pub fn observe<B>(&self, path: &str, response: &ServiceResponse<B>) {
+    /// Counts an answer of a counted endpoint.
+    pub fn observe<B>(&self, endpoint: Counted, response: &ServiceResponse<B>) {
         let res = response.response();
         let error = res.error().and_then(|e| e.as_error::<ApiError>());
         // An error answered by the framework (a body too large, an unknown method).
@@ -140,12 +166,11 @@ impl Metrics {
         } else {
             "error"
         };
-        let family = match path {
-            "/login" => &self.logins,
-            "/refresh" => &self.refreshes,
-            "/register" => &self.registrations,
-            "/logout" => &self.logouts,
-            _ => return,
+        let family = match endpoint {
+            Counted::Login => &self.logins,
+            Counted::Refresh => &self.refreshes,
+            Counted::Register => &self.registrations,
+            Counted::Logout => &self.logouts,
         };
         family.get_or_create(&OutcomeLabels { outcome }).inc();
         if outcome == "refresh_reused" {

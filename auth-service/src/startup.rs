@@ -14,7 +14,7 @@ use crate::configuration::{Settings, SigningAlgorithm, UserSettings};
 use crate::db::{self, Pool};
 use crate::keys::KeyRing;
 use crate::limiter::LoginLimiter;
-use crate::metrics::Metrics;
+use crate::metrics::{Counted, Metrics};
 use crate::password::PasswordHasher;
 use crate::refresh::{RefreshLimiter, RefreshStore};
 use crate::routes;
@@ -125,12 +125,14 @@ impl Application {
             let document = document.clone();
             middleware::stack(App::new())
                 .wrap_fn(move |req, srv| {
-                    let metrics = Arc::clone(&metrics);
-                    let path = req.path().to_owned();
+                    // Only the counted endpoints pay for the counting.
+                    let counted = Counted::of(req.path()).map(|e| (e, Arc::clone(&metrics)));
                     let answer = srv.call(req);
                     async move {
                         let res = answer.await?;
-                        metrics.observe(&path, &res);
+                        if let Some((endpoint, metrics)) = counted {
+                            metrics.observe(endpoint, &res);
+                        }
                         Ok(res)
                     }
                 })

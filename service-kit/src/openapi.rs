@@ -25,19 +25,21 @@ impl Document {
     pub fn configure(self, cfg: &mut web::ServiceConfig) {
         cfg.service(web::resource(DOCUMENT_PATH).route(web::get().to(move || {
             let body = self.0.clone();
-            async move { serve(body) }
+            async move { serve(body, MAX_AGE_SECONDS.into()) }
         })));
     }
 }
 
-fn serve(body: Bytes) -> HttpResponse {
-    let mut response = HttpResponse::Ok().body(body);
+/// A document as JSON, cacheable by anyone for `max_age_seconds` (the services' own, and
+/// the gateway's merged one).
+pub fn serve(body: impl Into<Bytes>, max_age_seconds: u64) -> HttpResponse {
+    let mut response = HttpResponse::Ok().body(body.into());
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static(mime::APPLICATION_JSON.as_ref()),
     );
-    let cache = format!("public, max-age={MAX_AGE_SECONDS}");
+    let cache = format!("public, max-age={max_age_seconds}");
     if let Ok(value) = HeaderValue::from_str(&cache) {
         headers.insert(CACHE_CONTROL, value);
     }

@@ -1,7 +1,6 @@
 //! `GET /openapi.json`: the public API's OpenAPI document (see [`crate::openapi`]).
 
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use actix_web::{HttpResponse, mime, web};
+use actix_web::{HttpResponse, web};
 use shared::openapi::DOCUMENT_PATH;
 
 use crate::error::GatewayError;
@@ -16,15 +15,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn document(state: web::Data<GatewayState>) -> Result<HttpResponse, GatewayError> {
     let body = state.openapi.json(state.proxy.routes()).await?;
-    let mut response = HttpResponse::Ok().body(body);
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(mime::APPLICATION_JSON.as_ref()),
-    );
-    let cache = format!("public, max-age={}", FRESH_FOR.as_secs());
-    if let Ok(value) = HeaderValue::from_str(&cache) {
-        headers.insert(CACHE_CONTROL, value);
-    }
-    Ok(response)
+    Ok(service_kit::openapi::serve(body, FRESH_FOR.as_secs()))
 }
