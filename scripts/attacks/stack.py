@@ -101,6 +101,18 @@ class Stack:
             else:
                 self.stop()
                 raise RuntimeError(f"{self.name}: nothing ready on port {port}; logs in {self.workdir}")
+        # Each service ready alone is not yet the chain: wait until the gateway proxies to
+        # the auth-service (a public route), so that a case's first request is its own.
+        for _ in range(READY_TRIES):
+            try:
+                if request(self.port, "GET", "/.well-known/jwks.json", timeout=1)[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        else:
+            self.stop()
+            raise RuntimeError(f"{self.name}: the gateway does not reach the auth-service; logs in {self.workdir}")
         return self
 
     def stop(self):
