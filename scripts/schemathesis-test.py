@@ -104,8 +104,9 @@ def main():
     profile = args[0] if args else "debug"
     if profile not in ("debug", "release"):
         sys.exit(__doc__)
-    target = os.environ.get("CARGO_TARGET_DIR", "target")
-    bin_dir = os.path.abspath(os.path.join(target, profile))
+    # Absolute: schemathesis runs in the stack's folder, where a relative path means nothing.
+    target = os.path.abspath(os.environ.get("CARGO_TARGET_DIR", "target"))
+    bin_dir = os.path.join(target, profile)
     schemathesis = venv_schemathesis(target)
     seed = os.environ.get("SCHEMATHESIS_SEED", DEFAULT_SEED)
 
