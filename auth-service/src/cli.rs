@@ -13,19 +13,29 @@ use crate::configuration::Settings;
 use crate::db::{self, now};
 use crate::keys;
 use crate::password::PasswordHasher;
+use crate::revocation::Revoker;
 use crate::users::{CreateUserError, UserStore};
 
 mod mint;
+mod sessions;
+
+pub use sessions::SessionsCommand;
 
 /// Examples printed under the help text.
 const EXAMPLES: &str = "\
 Examples:
   echo -n 's3cret-password' | auth-service users add alice admin   (roles after the name)
   auth-service users list
-  auth-service users set-roles alice reader
+  auth-service users set-roles alice reader   (revokes alice's tokens)
+  echo -n 'n3w-password' | auth-service users set-password alice   (revokes them too)
   auth-service users remove alice
+  auth-service sessions list alice
+  auth-service sessions revoke alice          every session and access token of alice
+  auth-service sessions revoke alice --session <id>
+  auth-service sessions revoke-subject --issuer https://idp.example.com <sub>
   auth-service keys list
   auth-service keys rotate          new key, published now, signing later
+  auth-service keys revoke <kid>    withdrawn at once; its tokens refused
   auth-service tokens mint --user alice --count 1000 > tokens.txt   (for load tests)
   echo -n 'ops-password' | auth-service hash-password   (for users.bootstrap)
 
@@ -61,6 +71,9 @@ pub enum Admin {
     /// Users and their roles; passwords are read from standard input.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Sessions (logins) and the access tokens issued in them.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -83,14 +96,19 @@ pub enum UsersCommand {
     },
     /// List users: name, id and roles, tab-separated (never a hash).
     List,
-    /// Replace a user's roles.
+    /// Set a user's password, read from standard input; revokes their tokens.
+    SetPassword {
+        /// The username.
+        name: String,
+    },
+    /// Replace a user's roles; revokes their tokens (which carry the old roles).
     SetRoles {
         /// The username.
         name: String,
         /// Its new roles (none: no roles).
         roles: Vec<String>,
     },
-    /// Remove a user and its refresh tokens.
+    /// Remove a user, with their refresh tokens; revokes their access tokens.
     Remove {
         /// The username.
         name: String,
@@ -98,12 +116,18 @@ pub enum UsersCommand {
 }
 
 /// `keys ...`
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum KeysCommand {
     /// List signing keys and their state.
     List,
     /// Create a key: published now, signing once gateways have had time to fetch it.
     Rotate,
+    /// Withdraw a key that leaked: unpublished at once, every token it signed refused by
+    /// the gateways within seconds; if it was signing, a new key signs from now on.
+    Revoke {
+        /// The key id (`keys list`).
+        kid: String,
+    },
 }
 
 /// `tokens ...`
@@ -155,6 +179,7 @@ pub async fn run(
     }
     writeln!(err, "database: {}", db::describe(&settings.database)?)?;
     let pool = db::connect_existing(&settings.database).await?;
+    let revoker = Revoker::new(&settings.jwt.issuer, settings.jwt.access_token_ttl_seconds);
     match command {
         Admin::Users(UsersCommand::Add { name, roles }) => {
             let users = UserStore::new(pool, PasswordHasher::for_command_line());
@@ -176,9 +201,17 @@ pub async fn run(
                 )?;
             }
         }
+        Admin::Users(UsersCommand::SetPassword { name }) => {
+            let users = UserStore::new(pool, PasswordHasher::for_command_line());
+            match users.set_password(&name, read_password()?, &revoker).await {
+                Ok(true) => writeln!(out, "password of {name} set; their tokens are revoked")?,
+                Ok(false) => anyhow::bail!("no user {name:?}"),
+                Err(e) => anyhow::bail!("{e}"),
+            }
+        }
         Admin::Users(UsersCommand::SetRoles { name, roles }) => {
             let users = UserStore::new(pool, PasswordHasher::for_command_line());
-            match users.set_roles(&name, &roles).await {
+            match users.set_roles(&name, &roles, &revoker).await {
                 Ok(true) => writeln!(out, "roles of {name}: {}", roles.join(","))?,
                 Ok(false) => anyhow::bail!("no user {name:?}"),
                 Err(e) => anyhow::bail!("{e}"),
@@ -186,7 +219,7 @@ pub async fn run(
         }
         Admin::Users(UsersCommand::Remove { name }) => {
             let users = UserStore::new(pool, PasswordHasher::for_command_line());
-            if !users.remove(&name).await? {
+            if !users.remove(&name, &revoker).await? {
                 anyhow::bail!("no user {name:?}");
             }
             writeln!(out, "removed {name}")?;
@@ -214,6 +247,14 @@ pub async fn run(
                 )?;
             }
         }
+        Admin::Keys(KeysCommand::Revoke { kid }) => {
+            let successor = keys::withdraw(&pool, &kid, &revoker).await?;
+            writeln!(out, "key {kid} withdrawn; tokens it signed are revoked")?;
+            if let Some(key) = successor {
+                writeln!(out, "new key {} signs from now on", key.kid)?;
+            }
+        }
+        Admin::Sessions(command) => sessions::run(pool, command, &revoker, out).await?,
         Admin::Keys(KeysCommand::Rotate) => {
             let key = keys::create(&pool, settings.keys.publish_ahead_seconds).await?;
             writeln!(

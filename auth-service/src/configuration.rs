@@ -51,6 +51,8 @@ pub struct Settings {
     pub refresh: RefreshSettings,
     /// Users created at start.
     pub users: UserSettings,
+    /// The revocation stream gateways follow.
+    pub revocations: RevocationSettings,
     /// The overlay these settings were loaded with (not read from the files).
     #[serde(skip, default = "local")]
     pub environment: Environment,
@@ -104,6 +106,17 @@ pub struct KeySettings {
     pub publish_ahead_seconds: u64,
     /// Seconds between re-reads of the keys from the database.
     pub reload_interval_seconds: u64,
+}
+
+/// The revocation stream (`GET /revocations` on the admin listener).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RevocationSettings {
+    /// Milliseconds between two reads of new revocations from the database: most of the
+    /// delay before gateways refuse a revoked token.
+    pub poll_interval_ms: u64,
+    /// Milliseconds between heartbeats on an idle stream, by which gateways know they are
+    /// current.
+    pub heartbeat_interval_ms: u64,
 }
 
 /// Self-service sign-up.
@@ -220,6 +233,15 @@ impl Settings {
         }
         if self.keys.reload_interval_seconds == 0 {
             anyhow::bail!("keys.reload_interval_seconds must be positive");
+        }
+        let streamed = &self.revocations;
+        if !(10..=10_000).contains(&streamed.poll_interval_ms)
+            || !(100..=60_000).contains(&streamed.heartbeat_interval_ms)
+        {
+            anyhow::bail!(
+                "revocations.poll_interval_ms must be 10 to 10000 and \
+                 revocations.heartbeat_interval_ms 100 to 60000"
+            );
         }
         self.login.validate()?;
         self.hashing.validate()?;

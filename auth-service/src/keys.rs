@@ -107,6 +107,14 @@ fn generate() -> anyhow::Result<StoredKey> {
 
 /// Creates a key that starts signing `delay_seconds` from now; returns its kid.
 pub async fn create(pool: &Pool, delay_seconds: u64) -> anyhow::Result<StoredKey> {
+    let mut conn = pool.acquire().await.context("signing keys")?;
+    create_in(&mut conn, delay_seconds).await
+}
+
+async fn create_in(
+    conn: &mut sqlx::AnyConnection,
+    delay_seconds: u64,
+) -> anyhow::Result<StoredKey> {
     let mut key = generate()?;
     key.activates_at = key.created_at + i64::try_from(delay_seconds).unwrap_or(i64::MAX / 2);
     sqlx::query(
@@ -119,17 +127,58 @@ pub async fn create(pool: &Pool, delay_seconds: u64) -> anyhow::Result<StoredKey
     .bind(&key.public_x)
     .bind(key.created_at)
     .bind(key.activates_at)
-    .execute(pool)
+    .execute(&mut *conn)
     .await
     .context("storing a signing key")?;
     Ok(key)
 }
 
-/// Every stored key, oldest activation first.
+/// Withdraws key `kid` at once, for a key that leaked: it is no longer published nor used
+/// to sign, and a `key` revocation tells gateways to refuse every token it signed (and
+/// every instance to reload its keys). If it was the signing key, a new key signs from now
+/// on: the publish-ahead wait is skipped on purpose, and gateways learn the new key from
+/// the revocation rather than from their next scheduled fetch. Returns that new key.
+pub async fn withdraw(
+    pool: &Pool,
+    kid: &str,
+    revoker: &crate::revocation::Revoker,
+) -> anyhow::Result<Option<StoredKey>> {
+    let now = now();
+    let signing = list(pool)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|k| k.activates_at <= now)
+        .is_some_and(|k| k.kid == kid);
+    let mut tx = pool.begin().await.context("signing keys")?;
+    let withdrawn = sqlx::query(
+        "UPDATE signing_keys SET withdrawn_at = $1 WHERE kid = $2 AND withdrawn_at IS NULL",
+    )
+    .bind(now)
+    .bind(kid)
+    .execute(&mut *tx)
+    .await
+    .context("withdrawing a signing key")?
+    .rows_affected();
+    if withdrawn == 0 {
+        anyhow::bail!("no key {kid:?} (see `keys list`), or it was withdrawn already");
+    }
+    // Otherwise the key before it would sign again.
+    let successor = if signing {
+        Some(create_in(&mut tx, 0).await?)
+    } else {
+        None
+    };
+    crate::revocation::append(&mut tx, &revoker.key(kid, now), now).await?;
+    tx.commit().await.context("committing a key withdrawal")?;
+    Ok(successor)
+}
+
+/// Every stored key not withdrawn, oldest activation first.
 pub async fn list(pool: &Pool) -> anyhow::Result<Vec<StoredKey>> {
     let rows = sqlx::query(
         "SELECT kid, private_key, public_key, created_at, activates_at FROM signing_keys \
-         WHERE algorithm = $1 ORDER BY activates_at, created_at",
+         WHERE algorithm = $1 AND withdrawn_at IS NULL ORDER BY activates_at, created_at",
     )
     .bind(ALGORITHM)
     .fetch_all(pool)

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod password;
 pub mod refresh;
+pub mod revocation;
 pub mod routes;
 pub mod startup;
 pub mod tokens;

@@ -12,10 +12,12 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::db::{Pool, now};
+use crate::revocation::{self, Revoker};
 
 mod error;
 mod limits;
 mod purge;
+mod sessions;
 
 pub use error::RefreshError;
 pub use limits::RefreshLimiter;
@@ -31,6 +33,8 @@ pub struct IssuedRefresh {
     pub token: String,
     /// Seconds until it expires.
     pub expires_in: u64,
+    /// The family it belongs to: the session, named in access tokens as `sid`.
+    pub family: String,
 }
 
 fn hash(token: &str) -> String {
@@ -44,20 +48,29 @@ fn new_token() -> anyhow::Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// Revokes every live token of `family`; returns how many were live.
-async fn revoke_family_of(
-    conn: &mut sqlx::AnyConnection,
+/// Revokes every live token of `family` of user `user_id` and, if any was live, the
+/// session's access tokens with them; returns how many refresh tokens were live.
+pub(crate) async fn revoke_family_of(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    revoker: &Revoker,
     family: &str,
+    user_id: &str,
     now: i64,
-) -> Result<u64, sqlx::Error> {
+) -> anyhow::Result<u64> {
     let revoked = sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+        "UPDATE refresh_tokens SET revoked_at = $1 \
+         WHERE family_id = $2 AND user_id = $3 AND revoked_at IS NULL",
     )
     .bind(now)
     .bind(family)
-    .execute(&mut *conn)
-    .await?;
-    Ok(revoked.rows_affected())
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if revoked > 0 {
+        revocation::append(tx, &revoker.session(family, user_id, now), now).await?;
+    }
+    Ok(revoked)
 }
 
 /// Refresh tokens in the database.
@@ -67,16 +80,19 @@ pub struct RefreshStore {
     ttl_seconds: u64,
     grace_seconds: u64,
     limits: Option<std::sync::Arc<RefreshLimiter>>,
+    revoker: Revoker,
 }
 
 impl RefreshStore {
-    /// A store handing out tokens valid for `ttl_seconds`, with a retry grace window.
-    pub fn new(pool: Pool, ttl_seconds: u64, grace_seconds: u64) -> Self {
+    /// A store handing out tokens valid for `ttl_seconds`, with a retry grace window;
+    /// revoking a family revokes its access tokens through `revoker`.
+    pub fn new(pool: Pool, ttl_seconds: u64, grace_seconds: u64, revoker: Revoker) -> Self {
         Self {
             pool,
             ttl_seconds,
             grace_seconds,
             limits: None,
+            revoker,
         }
     }
 
@@ -134,6 +150,7 @@ impl RefreshStore {
         Ok(IssuedRefresh {
             token,
             expires_in: self.ttl_seconds,
+            family: family.to_owned(),
         })
     }
 
@@ -171,7 +188,7 @@ impl RefreshStore {
             // while its family lives on, it was a successor voided by a grace-window retry:
             // whoever presents it saw an answer the retrying client said it never got, so
             // one of the two holds a stolen token. Revoke the family, as for any reuse.
-            let live = revoke_family_of(&mut tx, &family, now).await?;
+            let live = revoke_family_of(&mut tx, &self.revoker, &family, &user_id, now).await?;
             tx.commit().await?;
             if live == 0 {
                 return Err(RefreshError::Invalid);
@@ -221,25 +238,36 @@ impl RefreshStore {
             }
         }
         // Reuse: someone holds a token that was already exchanged. Revoke the family.
-        revoke_family_of(&mut tx, &family, now).await?;
+        revoke_family_of(&mut tx, &self.revoker, &family, &user_id, now).await?;
         tx.commit().await?;
         tracing::warn!(family = %family, "refresh token reuse detected; family revoked");
         Err(RefreshError::Reused)
     }
 
-    /// Revokes the family `presented` belongs to; false if the token is unknown.
+    /// Revokes the family `presented` belongs to, and the access tokens of that session;
+    /// false if the token is unknown or its family was already revoked.
     pub async fn revoke_family(&self, presented: &str) -> anyhow::Result<bool> {
-        let done = sqlx::query(
+        let now = now();
+        let mut tx = self.pool.begin().await.context("refresh token store")?;
+        let revoked = sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $1 \
              WHERE revoked_at IS NULL AND family_id = \
-             (SELECT family_id FROM refresh_tokens WHERE token_hash = $2)",
+             (SELECT family_id FROM refresh_tokens WHERE token_hash = $2) \
+             RETURNING family_id, user_id",
         )
-        .bind(now())
+        .bind(now)
         .bind(hash(presented))
-        .execute(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .context("revoking a refresh token family")?;
-        Ok(done.rows_affected() > 0)
+        let Some(row) = revoked.first() else {
+            return Ok(false);
+        };
+        let family: String = row.try_get("family_id")?;
+        let user_id: String = row.try_get("user_id")?;
+        revocation::append(&mut tx, &self.revoker.session(&family, &user_id, now), now).await?;
+        tx.commit().await.context("committing a logout")?;
+        Ok(true)
     }
 }
 

@@ -17,6 +17,8 @@ use crate::limiter::LoginLimiter;
 use crate::metrics::{Counted, Metrics};
 use crate::password::PasswordHasher;
 use crate::refresh::{RefreshLimiter, RefreshStore};
+use crate::revocation::Revoker;
+use crate::revocation::stream::{self, Feed};
 use crate::routes;
 use crate::tokens::TokenIssuer;
 use crate::users::{CreateUserError, UserStore};
@@ -54,7 +56,7 @@ pub struct Application {
     tasks: BackgroundTasks,
 }
 
-/// The service's background tasks (key reloads, refresh-token purges), aborted when the
+/// The service's background tasks (key reloads, revocation polls, refresh-token purges), aborted when the
 /// application that started them is dropped or stops.
 #[derive(Debug, Default)]
 struct BackgroundTasks(Vec<AbortHandle>);
@@ -94,10 +96,23 @@ impl Application {
             }
             SigningAlgorithm::HS256 => None,
         };
+        let revoker = Revoker::new(&settings.jwt.issuer, settings.jwt.access_token_ttl_seconds);
+        let streamed = &settings.revocations;
+        let feed = Feed::new(
+            pool.clone(),
+            Duration::from_millis(streamed.heartbeat_interval_ms),
+        )
+        .await?;
+        let poller = feed.spawn_poller(
+            Duration::from_millis(streamed.poll_interval_ms),
+            keys.clone(),
+        );
+        tasks.0.push(poller.abort_handle());
         let refresh = RefreshStore::new(
             pool.clone(),
             settings.jwt.refresh_token_ttl_seconds,
             settings.jwt.refresh_reuse_grace_seconds,
+            revoker,
         )
         .limited_by(RefreshLimiter::new(&settings.refresh));
         let purge = &settings.refresh;
@@ -142,8 +157,11 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(errors::not_found))
         })?;
-        let admin =
-            service_kit::admin::start(&settings.admin, Arc::new(move || metrics.encode(&hasher)))?;
+        let admin = service_kit::admin::start_with(
+            &settings.admin,
+            Arc::new(move || metrics.encode(&hasher)),
+            stream::configure(feed),
+        )?;
         Ok(Self {
             server,
             admin,

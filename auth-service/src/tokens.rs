@@ -62,9 +62,16 @@ impl TokenIssuer {
         })
     }
 
-    /// Signs a token for `user`, valid from now for the configured lifetime.
-    pub fn issue(&self, user: &User) -> anyhow::Result<IssuedToken> {
-        let now = service_kit::clock::unix_seconds();
+    /// Signs a token for `user` in session `sid` (none outside a login), valid from now
+    /// for the configured lifetime. If the user's tokens were revoked within this second,
+    /// it is dated the next one: revocations cover tokens issued at or before their time,
+    /// and this one must not be among them.
+    pub fn issue(&self, user: &User, sid: Option<&str>) -> anyhow::Result<IssuedToken> {
+        let revoked_before = user
+            .revoked_before
+            .and_then(|t| u64::try_from(t).ok())
+            .unwrap_or(0);
+        let now = service_kit::clock::unix_seconds().max(revoked_before + 1);
         let claims = Claims {
             user: user.username.clone(),
             sub: user.id.clone(),
@@ -75,6 +82,7 @@ impl TokenIssuer {
             aud: self.audience.clone(),
             jti: uuid::Uuid::new_v4().to_string(),
             roles: user.roles.clone(),
+            sid: sid.map(str::to_owned),
         };
         let token = match &self.signer {
             Signer::Hs256(key) => {

@@ -8,6 +8,8 @@ use sqlx::any::AnyRow;
 use crate::db::{Pool, now};
 use crate::password::PasswordHasher;
 
+mod changes;
+
 /// Longest username, in characters.
 pub const MAX_USERNAME_CHARS: usize = 64;
 /// Shortest password a new user may choose, in characters (NIST SP 800-63B §5.1.1.2).
@@ -26,6 +28,9 @@ pub struct User {
     pub roles: Vec<String>,
     /// When the user was created, seconds since the epoch.
     pub created_at: i64,
+    /// Their tokens issued at or before this time are revoked (a role or password change,
+    /// an admin's `sessions revoke`); new ones are issued after it.
+    pub revoked_before: Option<i64>,
 }
 
 /// Why a user could not be created.
@@ -92,7 +97,7 @@ pub fn validate_roles(roles: &[String]) -> Result<(), String> {
     }
 }
 
-fn join_roles(roles: &[String]) -> String {
+pub(crate) fn join_roles(roles: &[String]) -> String {
     let mut roles = roles.to_vec();
     roles.sort();
     roles.dedup();
@@ -110,6 +115,7 @@ fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
             .map(str::to_owned)
             .collect(),
         created_at: row.try_get("created_at")?,
+        revoked_before: row.try_get("revoked_before")?,
     })
 }
 
@@ -187,6 +193,7 @@ impl UserStore {
                 .map(str::to_owned)
                 .collect(),
             created_at: now(),
+            revoked_before: None,
         };
         let result = sqlx::query(
             "INSERT INTO users (id, username, password_hash, roles, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -210,7 +217,7 @@ impl UserStore {
     /// The user and their password hash.
     async fn find_with_hash(&self, username: &str) -> anyhow::Result<Option<(User, String)>> {
         let row = sqlx::query(
-            "SELECT id, username, roles, created_at, password_hash FROM users WHERE username = $1",
+            "SELECT id, username, roles, created_at, revoked_before, password_hash FROM users WHERE username = $1",
         )
         .bind(username)
         .fetch_optional(&self.pool)
@@ -228,48 +235,25 @@ impl UserStore {
 
     /// The user with id `id`.
     pub async fn find_by_id(&self, id: &str) -> anyhow::Result<Option<User>> {
-        let row = sqlx::query("SELECT id, username, roles, created_at FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .context("looking up a user by id")?;
+        let row = sqlx::query(
+            "SELECT id, username, roles, created_at, revoked_before FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .context("looking up a user by id")?;
         Ok(row.map(|r| user_from_row(&r)).transpose()?)
     }
 
     /// Every user, by username.
     pub async fn list(&self) -> anyhow::Result<Vec<User>> {
-        let rows =
-            sqlx::query("SELECT id, username, roles, created_at FROM users ORDER BY username")
-                .fetch_all(&self.pool)
-                .await
-                .context("listing users")?;
+        let rows = sqlx::query(
+            "SELECT id, username, roles, created_at, revoked_before FROM users ORDER BY username",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .context("listing users")?;
         Ok(rows.iter().map(user_from_row).collect::<Result<_, _>>()?)
-    }
-
-    /// Replaces a user's roles; false if there is no such user.
-    pub async fn set_roles(
-        &self,
-        username: &str,
-        roles: &[String],
-    ) -> Result<bool, CreateUserError> {
-        validate_roles(roles).map_err(CreateUserError::Invalid)?;
-        let done = sqlx::query("UPDATE users SET roles = $1 WHERE username = $2")
-            .bind(join_roles(roles))
-            .bind(username)
-            .execute(&self.pool)
-            .await
-            .context("updating roles")?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Deletes a user and, with them, their refresh tokens; false if there is no such user.
-    pub async fn remove(&self, username: &str) -> anyhow::Result<bool> {
-        let done = sqlx::query("DELETE FROM users WHERE username = $1")
-            .bind(username)
-            .execute(&self.pool)
-            .await
-            .context("removing a user")?;
-        Ok(done.rows_affected() == 1)
     }
 
     /// The user, if `username` exists and `password` is theirs. Unknown usernames cost one

@@ -29,6 +29,7 @@ fn claims() -> Claims {
         aud: "api".into(),
         jti: "0b7c2d6e-2f67-4f0a-b1de-1d5b8a0c9e11".into(),
         roles: vec!["reader".into()],
+        sid: Some("3c1a5e9f-7d2b-4e8a-9f60-5b4d2c1e0a77".into()),
     }
 }
 

@@ -19,14 +19,27 @@ pub type Encoder = Arc<dyn Fn() -> String + Send + Sync>;
 /// Binds the admin listener described by `settings`; it serves `GET /metrics` with what
 /// `encode` writes, answered anew on every scrape.
 pub fn start(settings: &ApplicationSettings, encode: Encoder) -> anyhow::Result<BoundServer> {
+    start_with(settings, encode, |_| {})
+}
+
+/// [`start`], with the service's own internal routes added by `routes` (the auth-service's
+/// revocation stream); anything else is answered 404 in JSON.
+pub fn start_with(
+    settings: &ApplicationSettings,
+    encode: Encoder,
+    routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+) -> anyhow::Result<BoundServer> {
     server::start(settings, move || {
         let encode = Arc::clone(&encode);
-        App::new().route(
-            "/metrics",
-            web::get().to(move || {
-                let body = encode();
-                async move { HttpResponse::Ok().content_type(OPENMETRICS).body(body) }
-            }),
-        )
+        App::new()
+            .route(
+                "/metrics",
+                web::get().to(move || {
+                    let body = encode();
+                    async move { HttpResponse::Ok().content_type(OPENMETRICS).body(body) }
+                }),
+            )
+            .configure(routes.clone())
+            .default_service(web::to(crate::errors::not_found))
     })
 }

@@ -27,6 +27,11 @@ pub struct Claims {
     /// Roles granted to the user; absent means none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// Session id: the login (refresh-token family) the token was issued in, so that a
+    /// logout can revoke the session's access tokens. Absent on tokens issued outside a
+    /// session (`tokens mint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 #[cfg(test)]
@@ -44,6 +49,7 @@ mod tests {
             aud: "api".into(),
             jti: "id-1".into(),
             roles: vec![],
+            sid: None,
         }
     }
 

@@ -51,7 +51,7 @@ pub async fn mint(
     let issuer = TokenIssuer::new(&jwt, keys)?;
     let mut out = std::io::BufWriter::new(out);
     for _ in 0..count {
-        let issued = issuer.issue(&user)?;
+        let issued = issuer.issue(&user, None)?;
         writeln!(out, "{}", issued.token)?;
     }
     out.flush()?;

@@ -1,4 +1,5 @@
-//! Deleting refresh tokens nobody can use any more, in bounded batches.
+//! Deleting refresh tokens nobody can use any more, in bounded batches (and, on the same
+//! schedule, revocations whose tokens have all expired).
 //!
 //! A family is dead when none of its tokens is live (each is expired or revoked); then no
 //! token of it can be exchanged, and presenting one is answered as for an unknown token,
@@ -62,12 +63,19 @@ impl RefreshStore {
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
-                match store.purge(crate::db::now(), batch_size).await {
+                let now = crate::db::now();
+                match store.purge(now, batch_size).await {
                     Ok(report) if report.deleted > 0 => {
                         tracing::info!(deleted = report.deleted, "dead refresh tokens purged");
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "purging refresh tokens failed"),
+                }
+                // Revocations whose tokens have all expired go at the same pace.
+                match crate::revocation::purge(&store.pool, now, batch_size).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(deleted, "expired revocations purged"),
+                    Err(e) => tracing::warn!(error = %e, "purging revocations failed"),
                 }
             }
         })

@@ -30,7 +30,7 @@ fn respond_with_tokens(
     user: &User,
     refresh: IssuedRefresh,
 ) -> Result<HttpResponse, ApiError> {
-    let access = state.tokens.issue(user)?;
+    let access = state.tokens.issue(user, Some(&refresh.family))?;
     Ok(HttpResponse::Ok().json(TokenResponse {
         token: access.token,
         token_type: "Bearer".to_owned(),

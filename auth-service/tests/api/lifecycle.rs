@@ -12,8 +12,8 @@ async fn a_dropped_service_leaves_no_background_task() {
         .await
         .unwrap();
     let tasks = app.background_tasks();
-    // The key reloader and the refresh-token purger.
-    assert_eq!(tasks.len(), 2);
+    // The key reloader, the revocation poller and the refresh-token purger.
+    assert_eq!(tasks.len(), 3);
     tokio::task::yield_now().await;
     assert!(tasks.iter().all(|t| !t.is_finished()), "they run with it");
     drop(app);

@@ -20,3 +20,4 @@ mod process;
 mod refresh;
 mod refresh_limits;
 mod register;
+mod revocations;

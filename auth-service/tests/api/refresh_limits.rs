@@ -96,7 +96,12 @@ async fn a_purge_deletes_dead_families_in_batches_and_keeps_what_reuse_detection
     let pool = auth_service::db::connect(&app.settings.database)
         .await
         .unwrap();
-    let store = RefreshStore::new(pool, ttl, 0);
+    let store = RefreshStore::new(
+        pool,
+        ttl,
+        0,
+        auth_service::revocation::Revoker::new("iss", 60),
+    );
 
     // Dead: a refreshed family logged out (2 rows) and three logged-out logins (3 rows).
     let first = refresh_token(&app.login_ok("user1", "password123").await);
