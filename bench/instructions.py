@@ -49,7 +49,8 @@ def main():
         bench.start_service(procs, "auth-service", "auth-service", {
             "RUST_LOG": "warn", "APP_ENVIRONMENT": "local",
             "AUTH__APPLICATION__PORT": str(ports["auth"]), "AUTH__APPLICATION__WORKERS": "1",
-            "AUTH__ADMIN__PORT": "0",
+            # The revocation stream the gateway follows (bench.gateway_env names it).
+            "AUTH__ADMIN__PORT": str(ports["auth-admin"]),
             "AUTH__DATABASE__URL": f"sqlite://{workdir}/auth.db?mode=rwc"}, ports["auth"])
         request = urllib.request.Request(
             f"http://127.0.0.1:{ports['auth']}/login", method="POST",

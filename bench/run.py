@@ -51,7 +51,7 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 PORTS = {
     "upstream": 18080, "auth": 18081, "nginx": 18082, "haproxy-jwt": 18083,
     "gateway": 18084, "gateway-nocache": 18085, "resource": 18086, "stack": 18087,
-    "nginx-tls": 18088, "haproxy-tls": 18089, "gateway-tls": 18090,
+    "nginx-tls": 18088, "haproxy-tls": 18089, "gateway-tls": 18090, "auth-admin": 18091,
 }
 # Requests per TLS connection in the reconnecting runs.
 REQUESTS_PER_CONNECTION = 100
@@ -199,6 +199,8 @@ def gateway_env(port, resource_url, cache_bytes=None):
         "GATEWAY__JWT__JWKS_URL": f"http://127.0.0.1:{PORTS['auth']}/.well-known/jwks.json",
         "GATEWAY__UPSTREAMS__AUTH__URL": f"http://127.0.0.1:{PORTS['auth']}",
         "GATEWAY__UPSTREAMS__RESOURCE__URL": resource_url,
+        # Following the revocation stream, as deployed.
+        "GATEWAY__REVOCATIONS__URL": f"http://127.0.0.1:{PORTS['auth-admin']}/revocations",
         # None: the configured default (jwt.cache_bytes).
         **({} if cache_bytes is None else {"GATEWAY__JWT__CACHE_BYTES": str(cache_bytes)}),
     }
@@ -379,7 +381,7 @@ def measure(args, workdir, procs):
 
     startup, memory, pids = {}, {}, {}
     auth_env = {**bin_env, "AUTH__APPLICATION__PORT": str(PORTS["auth"]), "AUTH__APPLICATION__WORKERS": "1",
-                "AUTH__ADMIN__PORT": "0",
+                "AUTH__ADMIN__PORT": str(PORTS["auth-admin"]),
                 "AUTH__DATABASE__URL": f"sqlite://{workdir}/auth.db?mode=rwc"}
     auth, startup["auth-service"], memory["auth-service"] = start_service(
         procs, "auth-service", "auth-service", auth_env, PORTS["auth"])

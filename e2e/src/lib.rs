@@ -12,8 +12,12 @@ use service_kit::testing::local_settings_on_free_ports;
 pub struct Stack {
     /// The gateway's base URL.
     pub gateway: String,
+    /// The gateway's admin listener (`/metrics`).
+    pub gateway_admin: String,
     /// A client for it.
     pub client: reqwest::Client,
+    /// The auth-service's settings (its database, for admin commands), when it runs.
+    pub auth: Option<auth_service::configuration::Settings>,
 }
 
 /// Starts the three services with their local profiles, on free ports, wired together.
@@ -27,16 +31,18 @@ pub async fn spawn_stack(with_auth: bool) -> Stack {
     // A database of this stack's own, so tests neither see nor leave each other's users.
     let data = std::env::temp_dir().join(format!("e2e-{}", uuid::Uuid::new_v4().simple()));
     auth.database.url = format!("sqlite://{}/auth.db?mode=rwc", data.display()).into();
-    let auth_url = if with_auth {
-        let app = auth_service::startup::Application::build(auth)
+    let (auth_url, revocations_url, auth) = if with_auth {
+        let app = auth_service::startup::Application::build(auth.clone())
             .await
             .unwrap();
         let url = format!("http://127.0.0.1:{}", app.port());
+        let stream = format!("http://127.0.0.1:{}/revocations", app.admin_port());
         tokio::spawn(app.run_until_stopped());
-        url
+        (url, stream, Some(auth))
     } else {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", closed.local_addr().unwrap())
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        (url.clone(), format!("{url}/revocations"), None)
     };
 
     let resource = local_settings_on_free_ports(
@@ -54,15 +60,19 @@ pub async fn spawn_stack(with_auth: bool) -> Stack {
         gateway::configuration::Settings::load_with,
     );
     gateway.jwt.jwks_url = format!("{auth_url}/.well-known/jwks.json");
+    gateway.revocations.url = revocations_url;
     gateway.upstreams.get_mut("auth").unwrap().url = auth_url;
     gateway.upstreams.get_mut("resource").unwrap().url = resource_url;
     let app = gateway::startup::Application::build(gateway).unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
+    let admin = format!("http://127.0.0.1:{}", app.admin_port());
     tokio::spawn(app.run_until_stopped());
 
     Stack {
         gateway: address,
+        gateway_admin: admin,
         client: reqwest::Client::new(),
+        auth,
     }
 }
 

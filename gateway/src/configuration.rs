@@ -11,6 +11,7 @@ use service_kit::telemetry::TelemetrySettings;
 
 pub use forward_auth::ForwardAuthSettings;
 pub use limits::{ClientAddressSettings, RateLimitSettings};
+pub use revocations::{RevocationSettings, WhenStale};
 
 /// The embedded configuration files and the `GATEWAY__` variable prefix.
 pub const SOURCES: Sources = Sources {
@@ -43,6 +44,8 @@ pub struct Settings {
     pub welcome_message: String,
     /// Token verification.
     pub jwt: JwtSettings,
+    /// The revocations the gateway applies, from the auth-service's stream.
+    pub revocations: RevocationSettings,
     /// Limits and timeouts of proxying.
     pub proxy: ProxySettings,
     /// How upstreams can tell the identity headers came from the gateway.
@@ -239,6 +242,7 @@ impl Settings {
         if ![401, 403].contains(&self.jwt.refusal_status) {
             anyhow::bail!("jwt.refusal_status must be 401 or 403");
         }
+        self.revocations.validate()?;
         match self.jwt.mode {
             VerificationMode::Hs256 => service_kit::secrets::check_shared_secret(
                 "GATEWAY__JWT__SECRET",
@@ -320,5 +324,6 @@ pub use providers::{KNOWN_ALGORITHMS, ProviderSettings, RolesClaim, check_provid
 
 mod forward_auth;
 mod limits;
+mod revocations;
 #[cfg(test)]
 mod tests;

@@ -110,9 +110,10 @@ pub enum GatewayError {
         /// The status answered.
         status: StatusCode,
     },
-    /// The signing keys were never fetched: the token cannot be checked yet.
-    #[error("keys unavailable")]
-    KeysUnavailable,
+    /// The token cannot be checked now: the signing keys were never fetched, or the
+    /// revocation list is stale where that closes the door (the reason says which).
+    #[error("token verification unavailable: {0}")]
+    Unverifiable(Rejection),
     /// The client address or the subject is over the route's rate limit; the address is
     /// the client's, for the log line.
     #[error("rate limited")]
@@ -184,7 +185,7 @@ impl ResponseError for GatewayError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Refused { status, .. } => *status,
-            Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unverifiable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsafePath | Self::BadBody(_) | Self::BadForwardAuth(_) => {
@@ -219,8 +220,8 @@ impl ResponseError for GatewayError {
                 }
                 return response;
             }
-            Self::KeysUnavailable => {
-                tracing::warn!("token not verifiable: JWKS never fetched");
+            Self::Unverifiable(reason) => {
+                tracing::warn!(%reason, "token not verifiable now");
                 "Token verification is unavailable.".to_owned()
             }
             Self::TooManyRequests(limited, client) => {

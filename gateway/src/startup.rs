@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use tokio::task::AbortHandle;
 
-use crate::auth::{JwksCache, JwksCollector, Providers, TokenVerifier, ed25519};
+use crate::auth::revocation::{RevocationCollector, spawn_follower};
+use crate::auth::{
+    JwksCache, JwksCollector, Providers, Revocations, TokenVerifier, ed25519, keys_client,
+};
 use crate::configuration::{Settings, VerificationMode};
 use crate::cors;
 use crate::metrics::Metrics;
@@ -71,15 +74,31 @@ impl Application {
             tasks.extend(route.limits.spawn_sweepers(sweep_every));
         }
         let providers = Providers::new(&settings, jwks.clone())?;
+        let revocations = Arc::new(Revocations::new(&settings.revocations));
+        if !settings.revocations.url.is_empty() {
+            // Our auth-service's keys are refetched when one of them is withdrawn.
+            let ours = jwks
+                .clone()
+                .map(|cache| (providers.default_provider().issuer.clone(), cache));
+            let follower = spawn_follower(
+                &revocations,
+                settings.revocations.url.clone(),
+                keys_client(None, true)?,
+                ours,
+            );
+            tasks.push(follower.abort_handle());
+        }
         let mut metrics = Metrics::default();
         metrics.register_collector(JwksCollector(providers.jwks_caches()));
+        metrics.register_collector(RevocationCollector(Arc::clone(&revocations)));
         let metrics = Arc::new(metrics);
         let refresh = Duration::from_secs(settings.jwt.jwks_refresh_seconds);
         for refresher in providers.spawn_refreshers(refresh) {
             tasks.push(refresher.abort_handle());
         }
         let verifier =
-            TokenVerifier::with_providers(&settings.jwt, providers, Arc::clone(&metrics));
+            TokenVerifier::with_providers(&settings.jwt, providers, Arc::clone(&metrics))
+                .with_revocations(Arc::clone(&revocations));
         // Checked to be 401 or 403 when the settings were loaded.
         let refusal_status =
             StatusCode::from_u16(settings.jwt.refusal_status).unwrap_or(StatusCode::FORBIDDEN);
@@ -101,6 +120,7 @@ impl Application {
         let state = web::Data::new(GatewayState {
             proxy,
             jwks,
+            revocations,
             metrics: Arc::clone(&metrics),
             welcome_message: settings.welcome_message.clone(),
             openapi,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::auth::JwksCache;
+use crate::auth::{JwksCache, Revocations};
 use crate::metrics::Metrics;
 use crate::openapi::ApiDocument;
 use crate::proxy::Proxy;
@@ -14,6 +14,8 @@ pub struct GatewayState {
     pub proxy: Proxy,
     /// The JWKS cache (JWKS mode only).
     pub jwks: Option<Arc<JwksCache>>,
+    /// The revocation list (readiness, where stale closes the door).
+    pub revocations: Arc<Revocations>,
     /// Counters and histograms for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Body of `GET /`.

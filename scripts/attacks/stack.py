@@ -72,6 +72,7 @@ class Stack:
             "GATEWAY__UPSTREAMS__AUTH__URL": auth,
             "GATEWAY__UPSTREAMS__RESOURCE__URL": f"http://127.0.0.1:{self.resource_port}",
             "GATEWAY__JWT__JWKS_URL": f"{auth}/.well-known/jwks.json",
+            "GATEWAY__REVOCATIONS__URL": f"http://127.0.0.1:{self.auth_admin_port}/revocations",
         }
         env.update(self.extra_env)
         return env

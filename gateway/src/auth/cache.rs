@@ -135,6 +135,13 @@ impl TokenCache {
         entries.insert(token.into(), Arc::new(entry));
     }
 
+    /// Drops the entry of `token`, if any.
+    pub fn remove(&self, token: &str) {
+        if let Some(entries) = &self.entries {
+            entries.remove(token);
+        }
+    }
+
     /// Drops every entry for the token with id (`jti`) `token_id`; returns how many.
     pub fn remove_token_id(&self, token_id: &str) -> usize {
         self.remove_where(|entry| entry.identity.identity.token_id == token_id)

@@ -121,4 +121,28 @@ impl KeysClient {
             .map_err(|_| anyhow::anyhow!("no answer within {FETCH_TIMEOUT:?}"))?
             .with_context(|| format!("fetching {url}"))
     }
+
+    /// Opens a long-lived answer of `url` (a Server-Sent Events stream): the status is
+    /// checked and the headers read within [`FETCH_TIMEOUT`]; the body is the caller's to
+    /// read, with its own deadlines.
+    pub async fn open_stream(
+        &self,
+        url: &str,
+    ) -> anyhow::Result<http::Response<hyper::body::Incoming>> {
+        let uri: http::Uri = url
+            .parse()
+            .with_context(|| format!("{url:?} is not a URL"))?;
+        let request = http::Request::get(uri)
+            .header(http::header::ACCEPT, "text/event-stream")
+            .body(Empty::new())
+            .context("building the request")?;
+        let response = tokio::time::timeout(FETCH_TIMEOUT, self.client.request(request))
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer within {FETCH_TIMEOUT:?}"))?
+            .with_context(|| format!("connecting to {url}"))?;
+        if !response.status().is_success() {
+            anyhow::bail!("{url} answered {}", response.status());
+        }
+        Ok(response)
+    }
 }

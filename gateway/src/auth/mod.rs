@@ -7,6 +7,7 @@ pub mod ed25519;
 mod http_client;
 mod jwks;
 mod providers;
+pub mod revocation;
 mod verifier;
 
 pub use cache::TokenCache;
@@ -14,6 +15,7 @@ pub use claims::ClaimMapping;
 pub use http_client::{KeysClient, keys_client};
 pub use jwks::{JwksCache, JwksCollector};
 pub use providers::{Provider, Providers};
+pub use revocation::Revocations;
 pub use verifier::TokenVerifier;
 
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -21,17 +23,49 @@ use shared::Identity;
 use shared::headers::ACCESS_TOKEN;
 
 /// A verified token's identity, with the headers that carry it upstream encoded once, when
-/// the token is first verified, rather than on every request that presents it.
+/// the token is first verified, rather than on every request that presents it, and what a
+/// revocation can name it by.
 #[derive(Debug)]
 pub struct Verified {
     /// Who the token speaks for.
     pub identity: Identity,
     /// `x-auth-*` names and percent-encoded values (see [`Identity::to_headers`]).
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// The issuer (`iss`) of the token.
+    pub issuer: Box<str>,
+    /// Its session (`sid`), if it names one.
+    pub session: Option<Box<str>>,
+    /// When it was issued (`iat`), if it says.
+    pub issued_at: Option<u64>,
+    /// The key id it verified with (JWKS keys).
+    pub kid: Option<Box<str>>,
+    /// The revocation list's epoch it was last checked at (see [`Revocations`]).
+    pub revocation_epoch: std::sync::atomic::AtomicU64,
 }
 
 impl Verified {
-    /// Encodes `identity`'s headers.
+    /// `identity` from a token of `issuer` with `claims`, verified with key `kid`.
+    pub fn from_token(
+        identity: Identity,
+        issuer: &str,
+        claims: &serde_json::Value,
+        kid: Option<&str>,
+    ) -> Self {
+        Self {
+            issuer: issuer.into(),
+            session: claims
+                .get("sid")
+                .and_then(serde_json::Value::as_str)
+                .map(Box::from),
+            issued_at: claims
+                .get("iat")
+                .and_then(|iat| iat.as_u64().or_else(|| iat.as_f64().map(|f| f as u64))),
+            kid: kid.map(Box::from),
+            ..Self::new(identity)
+        }
+    }
+
+    /// Encodes `identity`'s headers (a token nothing else is known of).
     pub fn new(identity: Identity) -> Self {
         let headers = identity
             .to_headers()
@@ -44,7 +78,15 @@ impl Verified {
                 ))
             })
             .collect();
-        Self { identity, headers }
+        Self {
+            identity,
+            headers,
+            issuer: Box::from(""),
+            session: None,
+            issued_at: None,
+            kid: None,
+            revocation_epoch: std::sync::atomic::AtomicU64::new(u64::MAX),
+        }
     }
 
     /// The encoded value of header `name`.
@@ -101,6 +143,12 @@ pub enum Rejection {
     /// The JWKS has never been fetched: nothing can be verified yet.
     #[error("keys unavailable")]
     KeysUnavailable,
+    /// Revoked: a logout, a user's change, an admin, or its key withdrawn.
+    #[error("revoked")]
+    Revoked,
+    /// The revocation list is stale and `revocations.when_stale` is `closed`.
+    #[error("revocations stale")]
+    RevocationsStale,
 }
 
 impl Rejection {
@@ -120,6 +168,8 @@ impl Rejection {
             Self::IssuedInFuture => "issued_in_future",
             Self::UnknownKey => "unknown_key",
             Self::KeysUnavailable => "keys_unavailable",
+            Self::Revoked => "revoked",
+            Self::RevocationsStale => "revocations_stale",
         }
     }
 }

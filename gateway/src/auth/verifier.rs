@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::providers::{Provider, ProviderKeys, Providers};
-use super::{JwksCache, Rejection, TokenCache, Verified};
+use super::{JwksCache, Rejection, Revocations, TokenCache, Verified};
 use crate::configuration::JwtSettings;
 use crate::metrics::Metrics;
 
@@ -26,6 +26,7 @@ pub struct TokenVerifier {
     leeway_seconds: u64,
     max_token_bytes: usize,
     cache: TokenCache,
+    revocations: Arc<Revocations>,
     metrics: Arc<Metrics>,
 }
 
@@ -64,7 +65,16 @@ impl TokenVerifier {
             leeway_seconds: settings.leeway_seconds,
             max_token_bytes: settings.max_token_bytes,
             cache: TokenCache::new(settings.cache_bytes),
+            revocations: Arc::new(Revocations::disabled()),
             metrics,
+        }
+    }
+
+    /// The same verifier, refusing what `revocations` holds.
+    pub fn with_revocations(self, revocations: Arc<Revocations>) -> Self {
+        Self {
+            revocations,
+            ..self
         }
     }
 
@@ -80,8 +90,17 @@ impl TokenVerifier {
         }
         let now = jsonwebtoken::get_current_timestamp();
         let generation = self.providers.generation();
+        // Read before any check: a revocation applied meanwhile moves it on, and the token
+        // is checked again on its next use.
+        let epoch = self.revocations.epoch();
         if let Some(identity) = self.cache.get(token, now, generation) {
             self.metrics.token_cache_hits.inc();
+            if let Err(refused) = self.revocations.admit(&identity, epoch, now) {
+                if refused == Rejection::Revoked {
+                    self.cache.remove(token);
+                }
+                return Err(refused);
+            }
             return Ok(identity);
         }
         self.metrics.token_cache_misses.inc();
@@ -96,7 +115,13 @@ impl TokenVerifier {
                 .ok_or(Rejection::WrongIssuer)?
         };
         let (claims, kid) = self.checked_claims(provider, token, now).await?;
-        let identity = Arc::new(Verified::new(provider.mapping.identity(&claims)?));
+        let identity = Arc::new(Verified::from_token(
+            provider.mapping.identity(&claims)?,
+            &provider.issuer,
+            &claims,
+            kid.as_deref(),
+        ));
+        self.revocations.admit(&identity, epoch, now)?;
         // `exp` is required and was checked to be a number by now.
         let expires_at = claims["exp"]
             .as_u64()

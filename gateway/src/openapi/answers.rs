@@ -181,7 +181,7 @@ pub fn decorate(operation: &mut Value, route: &Route, settings: &DocumentSetting
         "503",
         with_headers(
             error_response(
-                "No healthy instance of the upstream, the signing keys were never fetched (protected routes), or too many connections to the gateway.",
+                "No healthy instance of the upstream, the signing keys were never fetched or the revocation list is stale under `revocations.when_stale = \"closed\"` (protected routes), or too many connections to the gateway.",
             ),
             &[(
                 "Retry-After",

@@ -72,7 +72,7 @@ pub fn document(settings: &DocumentSettings) -> Value {
         &mut ready["get"],
         "503",
         json_response(
-            "`{\"status\": \"unavailable\"}`: the keys were never fetched.",
+            "`{\"status\": \"unavailable\"}`: the keys were never fetched, or the revocation list is stale under `revocations.when_stale = \"closed\"`.",
             status,
         ),
     );
@@ -192,7 +192,7 @@ fn forward_auth(settings: &DocumentSettings) -> Value {
         &mut operation,
         "503",
         error_response(
-            "The signing keys were never fetched, or too many connections to the gateway.",
+            "The signing keys were never fetched, the revocation list is stale under `revocations.when_stale = \"closed\"`, or too many connections to the gateway.",
         ),
     );
     answers::edge(&mut operation);

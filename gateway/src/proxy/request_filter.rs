@@ -45,7 +45,9 @@ pub async fn request_filter<'a>(
         let token = auth::token_from(headers).ok_or(refused(Refusal::TokenMissing))?;
         let identity = match verifier.verify(token).await {
             Ok(identity) => identity,
-            Err(Rejection::KeysUnavailable) => return Err(GatewayError::KeysUnavailable),
+            Err(reason @ (Rejection::KeysUnavailable | Rejection::RevocationsStale)) => {
+                return Err(GatewayError::Unverifiable(reason));
+            }
             Err(reason) => return Err(refused(Refusal::TokenInvalid(reason))),
         };
         if !route.admits(&identity.identity.roles) {

@@ -132,6 +132,8 @@ pub fn spawn_settings() -> Settings {
     settings.proxy.request_timeout_ms = REQUEST_TIMEOUT_MS;
     settings.proxy.max_body_bytes = MAX_BODY_BYTES;
     settings.jwt.mode = VerificationMode::Hs256;
+    // No auth-service here: no revocation stream (tests of revocation set one).
+    settings.revocations.url = String::new();
     let echo = spawn_echo_upstream();
     settings.upstreams = HashMap::from([
         ("auth".into(), UpstreamSettings { url: echo.clone() }),
@@ -275,6 +277,10 @@ pub fn start_gateway_process(
             ("GATEWAY__ADMIN__PORT", "0"),
             // Nothing listens there: the keys are never needed by `GET /`.
             ("GATEWAY__JWT__JWKS_URL", "http://127.0.0.1:9/jwks.json"),
+            (
+                "GATEWAY__REVOCATIONS__URL",
+                "http://127.0.0.1:9/revocations",
+            ),
         ])
         .envs(vars.iter().copied())
         .stdout(Stdio::piped())

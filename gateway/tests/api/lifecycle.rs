@@ -19,6 +19,7 @@ async fn a_dropped_gateway_leaves_no_background_task() {
     settings.jwt.mode = VerificationMode::Jwks;
     settings.jwt.jwks_url = format!("{}/.well-known/jwks.json", closed_port_address());
     settings.jwt.jwks_refresh_seconds = 1;
+    settings.revocations.url = format!("{}/revocations", closed_port_address());
     settings.proxy.resolve_interval_seconds = 1;
     for upstream in settings.upstreams.values_mut() {
         *upstream = UpstreamSettings {
@@ -27,8 +28,9 @@ async fn a_dropped_gateway_leaves_no_background_task() {
     }
     let app = Application::build(settings).unwrap();
     let tasks = app.background_tasks();
-    // The refresher, and a resolver and a sweeper per upstream (auth, resource).
-    assert_eq!(tasks.len(), 5);
+    // The refresher, the revocation follower, and a resolver and a sweeper per upstream
+    // (auth, resource).
+    assert_eq!(tasks.len(), 6);
     tokio::task::yield_now().await;
     assert!(
         tasks.iter().all(|task| !task.is_finished()),

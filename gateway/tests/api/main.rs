@@ -24,6 +24,7 @@ mod operations;
 mod providers;
 mod proxy;
 mod rate_limits;
+mod revocation;
 mod tls;
 mod tokens;
 mod trace_context;
