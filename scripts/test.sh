@@ -2,8 +2,9 @@
 # Every test of the project: unit, per-service integration (the auth-service's on SQLite
 # and on PostgreSQL) and end-to-end tests, a smoke run of the real binaries replaying the
 # seed's curl flow on ports 8080-8082, the attack suite (scripts/attack-suite.py),
-# schemathesis on the public API's OpenAPI document (scripts/schemathesis-test.py) and nginx's
-# auth_request through the gateway (scripts/nginx-forward-auth-test.py) on free loopback ports, then the Docker part (SKIP_COMPOSE_TEST=1 leaves it
+# schemathesis on the public API's OpenAPI document (scripts/schemathesis-test.py), nginx's
+# auth_request through the gateway (scripts/nginx-forward-auth-test.py) and revocation
+# across replicas (bench/revocation.py) on free loopback ports, then the Docker part (SKIP_COMPOSE_TEST=1 leaves it
 # out on a machine without Docker): the README's `docker compose up --build` in a clean copy
 # (scripts/readme-run-test.sh, which builds the images once for everything after it), the
 # image build's resistance to drift (scripts/docker-build-test.sh), and the compose stack's
@@ -35,6 +36,9 @@ scripts/attack-suite.py debug
 scripts/schemathesis-test.py debug
 # Debian's nginx in front of the resource-service, asking the gateway's /auth/verify.
 scripts/nginx-forward-auth-test.py debug
+# Two auth-service instances on PostgreSQL and three gateways under steady load: every
+# kind of revocation reaches every gateway, and no other request is refused.
+bench/revocation.py --profile debug --rounds 10
 
 if [ "${SKIP_COMPOSE_TEST:-0}" = 1 ]; then
     echo "compose test skipped (SKIP_COMPOSE_TEST=1)"
