@@ -19,6 +19,8 @@ CREATE TABLE revocations (
 );
 
 CREATE INDEX revocations_expiry ON revocations (expires_at);
+-- Introspection asks whether a token's jti, sid, sub or kid is named.
+CREATE INDEX revocations_value ON revocations (value);
 
 -- Tokens of a user issued at or before this time are revoked (user removal is a row delete;
 -- role and password changes and an admin's `sessions revoke` set it).

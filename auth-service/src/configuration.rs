@@ -53,6 +53,8 @@ pub struct Settings {
     pub users: UserSettings,
     /// The revocation stream gateways follow.
     pub revocations: RevocationSettings,
+    /// RFC 7009 revocation and RFC 7662 introspection for configured clients.
+    pub introspection: crate::introspection::IntrospectionSettings,
     /// The overlay these settings were loaded with (not read from the files).
     #[serde(skip, default = "local")]
     pub environment: Environment,

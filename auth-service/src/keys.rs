@@ -267,6 +267,15 @@ impl KeyRing {
         Ok((key.kid.clone(), EncodingKey::from_ed_der(&key.private_der)))
     }
 
+    /// The public key (`x`) of `kid`, if it is published.
+    pub fn published_key(&self, kid: &str) -> Option<String> {
+        self.jwks()
+            .keys
+            .into_iter()
+            .find(|k| k.kid == kid)
+            .map(|k| k.x)
+    }
+
     /// The published keys: upcoming ones, the active one, and retired ones whose tokens
     /// may still be alive.
     pub fn jwks(&self) -> Jwks {

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod configuration;
 pub mod db;
 pub mod error;
+pub mod introspection;
 pub mod keys;
 pub mod limiter;
 pub mod metrics;

@@ -12,6 +12,7 @@ use tokio::task::AbortHandle;
 
 use crate::configuration::{Settings, SigningAlgorithm, UserSettings};
 use crate::db::{self, Pool};
+use crate::introspection::{self, Listener, TokenEndpoints};
 use crate::keys::KeyRing;
 use crate::limiter::LoginLimiter;
 use crate::metrics::{Counted, Metrics};
@@ -33,7 +34,7 @@ pub struct AppState {
     /// Refresh tokens.
     pub refresh: RefreshStore,
     /// Access-token signer.
-    pub tokens: TokenIssuer,
+    pub tokens: Arc<TokenIssuer>,
     /// Signing keys (EdDSA mode only).
     pub keys: Option<Arc<KeyRing>>,
     /// Failed-login counters.
@@ -112,9 +113,23 @@ impl Application {
             pool.clone(),
             settings.jwt.refresh_token_ttl_seconds,
             settings.jwt.refresh_reuse_grace_seconds,
-            revoker,
+            revoker.clone(),
         )
         .limited_by(RefreshLimiter::new(&settings.refresh));
+        let tokens = Arc::new(TokenIssuer::new(&settings.jwt, keys.clone())?);
+        let endpoints = Arc::new(TokenEndpoints::new(
+            &settings.introspection,
+            pool.clone(),
+            Arc::clone(&tokens),
+            refresh.clone(),
+            revoker,
+        )?);
+        let on_public = settings.introspection.listener == Listener::Public;
+        let (public_endpoints, admin_endpoints) = if on_public {
+            (Some(introspection::configure(endpoints)), None)
+        } else {
+            (None, Some(introspection::configure(endpoints)))
+        };
         let purge = &settings.refresh;
         let purger = refresh.spawn_purger(
             Duration::from_secs(purge.purge_interval_seconds),
@@ -123,7 +138,7 @@ impl Application {
         tasks.0.push(purger.abort_handle());
         let state = web::Data::new(AppState {
             refresh,
-            tokens: TokenIssuer::new(&settings.jwt, keys.clone())?,
+            tokens,
             keys,
             users,
             pool,
@@ -155,12 +170,25 @@ impl Application {
                 .configure(health::configure_live)
                 .configure(|cfg| document.configure(cfg))
                 .configure(routes::configure)
+                .configure(|cfg| {
+                    if let Some(endpoints) = &public_endpoints {
+                        endpoints(cfg);
+                    }
+                })
                 .default_service(web::to(errors::not_found))
         })?;
         let admin = service_kit::admin::start_with(
             &settings.admin,
             Arc::new(move || metrics.encode(&hasher)),
-            stream::configure(feed),
+            {
+                let stream = stream::configure(feed);
+                move |cfg: &mut web::ServiceConfig| {
+                    stream(cfg);
+                    if let Some(endpoints) = &admin_endpoints {
+                        endpoints(cfg);
+                    }
+                }
+            },
         )?;
         Ok(Self {
             server,

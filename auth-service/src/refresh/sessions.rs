@@ -61,4 +61,33 @@ impl RefreshStore {
             })
             .collect()
     }
+
+    /// The refresh token `presented`, if we issued it: its user, session, issue and expiry
+    /// times, and whether it can still be exchanged (not revoked, not expired, not already
+    /// exchanged).
+    pub async fn describe(
+        &self,
+        presented: &str,
+    ) -> anyhow::Result<Option<(String, String, i64, i64, bool)>> {
+        let row = sqlx::query(
+            "SELECT user_id, family_id, created_at, expires_at, revoked_at, replaced_by \
+             FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(super::hash(presented))
+        .fetch_optional(&self.pool)
+        .await
+        .context("looking up a refresh token")?;
+        let Some(row) = row else { return Ok(None) };
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+        let replaced_by: Option<String> = row.try_get("replaced_by")?;
+        let live = revoked_at.is_none() && replaced_by.is_none() && expires_at > now();
+        Ok(Some((
+            row.try_get("user_id")?,
+            row.try_get("family_id")?,
+            row.try_get("created_at")?,
+            expires_at,
+            live,
+        )))
+    }
 }

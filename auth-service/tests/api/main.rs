@@ -10,6 +10,7 @@ mod edge;
 mod hashing;
 mod health;
 mod helpers;
+mod introspection;
 mod keys;
 mod lifecycle;
 mod limits;
