@@ -1,6 +1,6 @@
 //! The auth-service's metrics, in the OpenMetrics text format on its admin listener: what
-//! logins, refreshes and registrations came to, revocations, and the password hashing
-//! queue, where attacks on the service show first.
+//! logins, refreshes and registrations came to, revocations, the password hashing queue,
+//! where attacks on the service show first, and the database's latency.
 
 use std::sync::Arc;
 
@@ -43,6 +43,31 @@ pub struct Metrics {
     hash_running: Gauge,
     /// Time from a hash's admission to its start on a hashing thread.
     pub hash_wait: Histogram,
+    /// What the revocation stream records.
+    pub feed: FeedMetrics,
+}
+
+/// The revocation stream's readings: the database's latency as its steady poll sees it,
+/// the streams open, and the latest revocation handed out.
+#[derive(Debug, Clone)]
+pub struct FeedMetrics {
+    /// Time the database took to answer each poll for new revocations.
+    pub database_latency: Histogram,
+    /// Streams open on this instance (gateways following it).
+    pub streams: Gauge,
+    /// Number of the latest revocation handed out.
+    pub sequence: Gauge,
+}
+
+impl Default for FeedMetrics {
+    fn default() -> Self {
+        Self {
+            // 0.5 ms to ~4 s in 14 doubling buckets.
+            database_latency: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            streams: Gauge::default(),
+            sequence: Gauge::default(),
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -58,6 +83,7 @@ impl Default for Metrics {
             hash_running: Gauge::default(),
             // 1 ms to ~16 s in 15 doubling buckets.
             hash_wait: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+            feed: FeedMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -99,6 +125,22 @@ impl Default for Metrics {
             "hash_wait_seconds",
             "Time a password hash waited for a hashing thread",
             metrics.hash_wait.clone(),
+        );
+        registry.register(
+            "database_latency_seconds",
+            "Time the database took to answer the revocation poll (one every \
+             revocations.poll_interval_ms: a steady reading of its latency)",
+            metrics.feed.database_latency.clone(),
+        );
+        registry.register(
+            "revocation_streams",
+            "Revocation streams open on this instance (gateways following it)",
+            metrics.feed.streams.clone(),
+        );
+        registry.register(
+            "revocation_sequence",
+            "Number of the latest revocation this instance handed out",
+            metrics.feed.sequence.clone(),
         );
         Self {
             registry,

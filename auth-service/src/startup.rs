@@ -102,6 +102,7 @@ impl Application {
         let feed = Feed::new(
             pool.clone(),
             Duration::from_millis(streamed.heartbeat_interval_ms),
+            metrics.feed.clone(),
         )
         .await?;
         let poller = feed.spawn_poller(

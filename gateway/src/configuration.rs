@@ -120,6 +120,9 @@ pub struct JwtSettings {
     pub username_claims: Vec<String>,
     /// Where roles are read from: `scope` or a JSON pointer (our auth-service's `/roles`).
     pub roles_claim: String,
+    /// Whether readiness fails while the auth-service's clock is off from the gateway's by
+    /// more than the leeway (it is always logged and exported).
+    pub clock_offset_fails_readiness: bool,
 }
 
 /// Which browser origins may call the API (CORS).

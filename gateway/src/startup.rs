@@ -121,6 +121,7 @@ impl Application {
             proxy,
             jwks,
             revocations,
+            clock_offset_fails_readiness: settings.jwt.clock_offset_fails_readiness,
             metrics: Arc::clone(&metrics),
             welcome_message: settings.welcome_message.clone(),
             openapi,

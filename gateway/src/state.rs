@@ -16,6 +16,8 @@ pub struct GatewayState {
     pub jwks: Option<Arc<JwksCache>>,
     /// The revocation list (readiness, where stale closes the door).
     pub revocations: Arc<Revocations>,
+    /// Whether an auth-service clock off by more than the leeway fails readiness.
+    pub clock_offset_fails_readiness: bool,
     /// Counters and histograms for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Body of `GET /`.

@@ -26,6 +26,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::{Kind, Revocation};
 use crate::db::{Pool, now};
 use crate::keys::KeyRing;
+use crate::metrics::FeedMetrics;
 
 /// The path of the stream on the admin listener.
 pub const PATH: &str = "/revocations";
@@ -44,17 +45,24 @@ pub struct Feed {
     sender: broadcast::Sender<Arc<Revocation>>,
     latest: AtomicI64,
     heartbeat: Duration,
+    metrics: FeedMetrics,
 }
 
 impl Feed {
     /// A feed starting after the latest stored row; [`Self::spawn_poller`] makes it move.
-    pub async fn new(pool: Pool, heartbeat: Duration) -> anyhow::Result<Arc<Self>> {
+    pub async fn new(
+        pool: Pool,
+        heartbeat: Duration,
+        metrics: FeedMetrics,
+    ) -> anyhow::Result<Arc<Self>> {
         let latest = super::latest(&pool).await?;
+        metrics.sequence.set(latest);
         Ok(Arc::new(Self {
             pool,
             sender: broadcast::channel(BACKLOG).0,
             latest: AtomicI64::new(latest),
             heartbeat,
+            metrics,
         }))
     }
 
@@ -86,7 +94,11 @@ impl Feed {
     /// Hands out every row after the latest one handed out.
     pub async fn poll(&self, keys: Option<&KeyRing>) -> anyhow::Result<()> {
         loop {
+            let asked = std::time::Instant::now();
             let batch = super::after(&self.pool, self.latest(), now(), PAGE).await?;
+            self.metrics
+                .database_latency
+                .observe(asked.elapsed().as_secs_f64());
             let full = batch.len() == PAGE as usize;
             let key_withdrawn = batch.iter().any(|r| r.kind == Kind::Key);
             if key_withdrawn && let Some(keys) = keys {
@@ -97,6 +109,7 @@ impl Feed {
             }
             for revocation in batch {
                 self.latest.store(revocation.seq, Ordering::Release);
+                self.metrics.sequence.set(revocation.seq);
                 // No stream open is not an error.
                 let _ = self.sender.send(Arc::new(revocation));
             }
@@ -188,9 +201,11 @@ async fn serve(
     let (out, pending) = mpsc::channel::<Bytes>(16);
     let feed = feed.into_inner();
     tokio::spawn(async move {
+        feed.metrics.streams.inc();
         if let Err(e) = feed.relay(since, out).await {
             tracing::debug!(error = %e, "revocation stream ended");
         }
+        feed.metrics.streams.dec();
     });
     let body = futures_util::stream::unfold(pending, |mut pending| async move {
         let chunk = pending.recv().await?;

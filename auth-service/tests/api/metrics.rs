@@ -49,8 +49,16 @@ async fn every_outcome_is_counted_on_the_admin_listener_and_no_secret_shows() {
         )
         .await;
     assert_eq!(logout.status(), 200);
-
-    let text = scrape(&app).await;
+    // The reuse revoked the session (the logout then found it revoked already); the poll
+    // hands the revocation out.
+    let mut text = scrape(&app).await;
+    for _ in 0..100 {
+        if text.lines().any(|l| l == "auth_revocation_sequence 1") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        text = scrape(&app).await;
+    }
     for line in [
         "auth_logins_total{outcome=\"success\"} 1",
         "auth_logins_total{outcome=\"invalid_credentials\"} 1",
@@ -64,6 +72,8 @@ async fn every_outcome_is_counted_on_the_admin_listener_and_no_secret_shows() {
         "auth_hash_running 0",
         // Three passwords checked (two logins, one registration's hash).
         "auth_hash_wait_seconds_count 3",
+        "auth_revocation_sequence 1",
+        "auth_revocation_streams 0",
     ] {
         assert!(
             text.lines().any(|l| l == line),
@@ -71,6 +81,14 @@ async fn every_outcome_is_counted_on_the_admin_listener_and_no_secret_shows() {
         );
     }
     assert!(text.ends_with("# EOF\n"));
+    let polls = text
+        .lines()
+        .find_map(|l| l.strip_prefix("auth_database_latency_seconds_count "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(
+        polls.is_some_and(|n| n > 0),
+        "the database's latency is read: {text}"
+    );
     for secret in ["password123", "wrong-password", first.as_str()] {
         assert!(!text.contains(secret), "a secret reached the metrics");
     }

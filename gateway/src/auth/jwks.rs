@@ -122,6 +122,13 @@ impl JwksCache {
         &self.stats
     }
 
+    /// Whether the provider's clock, as last read, is off from ours by more than the
+    /// leeway (whole seconds, so one more second is allowed).
+    pub fn clock_is_off(&self) -> bool {
+        let limit = self.leeway.as_secs_f64() + 1.0;
+        self.stats.offset_seconds().is_some_and(|o| o.abs() > limit)
+    }
+
     fn snapshot(&self) -> Option<Arc<KeyMap>> {
         match self.keys.read() {
             Ok(keys) => keys.clone(),

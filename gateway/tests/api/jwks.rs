@@ -370,3 +370,34 @@ async fn forged_tokens_are_refused_whatever_the_header_claims() {
         assert_eq!(body, json!({"message": "Token is invalid!"}), "{why}");
     }
 }
+
+#[tokio::test]
+async fn a_clock_off_past_the_leeway_fails_readiness_only_where_configured() {
+    let key = TestKey::generate("k1");
+    let jwks = JwksServer::start(vec![key.jwk()]);
+    jwks.date_ahead(120);
+    let ready = |app: &TestApp| {
+        let request = app.client.get(app.url("/health/ready"));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    // Spawned the usual way: ready once its keys are in, the offset only logged.
+    let lenient = spawn_jwks_gateway(jwks.url.clone(), 0).await;
+    assert_eq!(ready(&lenient).await, 200);
+    let url = jwks.url.clone();
+    let strict = spawn_app_with(move |settings| {
+        settings.jwt.mode = VerificationMode::Jwks;
+        settings.jwt.jwks_url = url;
+        settings.jwt.clock_offset_fails_readiness = true;
+    })
+    .await;
+    let token = key.sign(&strict.claims("user1"));
+    // Tokens still verify (the keys are fetched by the first one at the latest); only
+    // readiness says the clock is off.
+    assert_eq!(status_with(&strict, &token).await, 200);
+    assert_eq!(ready(&strict).await, 503);
+    jwks.date_ahead(0);
+    let other = TestKey::generate("k9").sign(&strict.claims("user1"));
+    // An unknown kid makes it fetch again, reading the corrected clock.
+    assert_eq!(status_with(&strict, &other).await, 403);
+    assert_eq!(ready(&strict).await, 200);
+}

@@ -46,6 +46,16 @@ impl FetchStats {
         Some(offset as f64 / 1000.0)
     }
 
+    /// The provider's clock read `theirs` just now (the revocation stream's heartbeats
+    /// carry it); returns the offset in seconds.
+    pub fn clock_reading(&self, theirs: SystemTime) -> f64 {
+        let offset = i64::try_from(unix_ms(theirs)).unwrap_or(i64::MAX)
+            - i64::try_from(unix_ms(SystemTime::now())).unwrap_or(i64::MAX);
+        self.offset_ms.store(offset, Ordering::Relaxed);
+        self.offset_known.store(true, Ordering::Relaxed);
+        offset as f64 / 1000.0
+    }
+
     /// A fetch that failed (the keys in use stay).
     pub fn failed(&self) {
         self.failed.fetch_add(1, Ordering::Relaxed);
@@ -56,7 +66,8 @@ impl FetchStats {
         (at > 0).then(|| Duration::from_millis(unix_ms(SystemTime::now()).saturating_sub(at)))
     }
 
-    fn offset_seconds(&self) -> Option<f64> {
+    /// The provider's clock minus ours, in seconds, once read.
+    pub fn offset_seconds(&self) -> Option<f64> {
         self.offset_known
             .load(Ordering::Relaxed)
             .then(|| self.offset_ms.load(Ordering::Relaxed) as f64 / 1000.0)

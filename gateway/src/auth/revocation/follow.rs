@@ -27,6 +27,9 @@ const PURGE_EVERY_SECONDS: u64 = 60;
 struct Heartbeat {
     /// The stream's latest revocation number.
     latest: i64,
+    /// The auth-service's clock, seconds since the epoch.
+    #[serde(default)]
+    time: Option<u64>,
 }
 
 fn now() -> u64 {
@@ -155,6 +158,11 @@ fn handle(
         }
         "heartbeat" => {
             let beat: Heartbeat = serde_json::from_str(data)?;
+            if let (Some(time), Some((_, cache))) = (beat.time, jwks) {
+                // The auth-service's clock, every second, beside its JWKS answers' `Date`.
+                let theirs = std::time::UNIX_EPOCH + Duration::from_secs(time);
+                cache.stats().clock_reading(theirs);
+            }
             if beat.latest < revocations.applied() {
                 tracing::warn!(
                     latest = beat.latest,
