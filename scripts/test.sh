@@ -27,6 +27,8 @@ cleanup() { [ "$started_postgres" = yes ] && scripts/postgres-for-tests.sh stop 
 trap cleanup EXIT
 
 cargo test --workspace --locked
+# The OTLP span exporter is behind a feature: its tests against a stub collector.
+cargo test --locked -p service-kit --features otlp --lib otlp
 # `cargo test` has just built the three binaries in target/debug.
 scripts/smoke-local.sh debug
 # Slow, stalled, smuggling, flooding and guessing clients against the same binaries, each

@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         Next::Exit(code) => return Ok(code),
     };
     // Kept until the server has stopped, so the last lines are written out.
-    let _logs = service_kit::telemetry::init(settings.telemetry.format);
+    let _logs = service_kit::telemetry::init_with(&settings.telemetry, "auth-service")?;
     let application = Application::build(settings).await?;
     tracing::info!(port = application.port(), "auth-service listening");
     application.run_until_stopped().await?;

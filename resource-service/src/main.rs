@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         Next::Exit(code) => return Ok(code),
     };
     // Kept until the server has stopped, so the last lines are written out.
-    let _logs = service_kit::telemetry::init(settings.telemetry.format);
+    let _logs = service_kit::telemetry::init_with(&settings.telemetry, "resource-service")?;
     let application = Application::build(settings)?;
     tracing::info!(port = application.port(), "resource-service listening");
     application.run_until_stopped().await?;

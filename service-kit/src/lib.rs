@@ -12,6 +12,8 @@ pub mod errors;
 pub mod health;
 pub mod middleware;
 pub mod openapi;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod secrets;
 pub mod server;
 pub mod telemetry;

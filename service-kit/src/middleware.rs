@@ -132,6 +132,11 @@ pub async fn request_id(
         extensions.insert(trace);
     }
     let started = Instant::now();
+    #[cfg(feature = "otlp")]
+    let (began, otlp_hop) = (
+        std::time::SystemTime::now(),
+        (trace, req.method().to_string(), req.path().to_owned()),
+    );
     let mut res = match next.call(req).instrument(span.clone()).await {
         Ok(res) => res,
         Err(err) => {
@@ -147,6 +152,15 @@ pub async fn request_id(
     let status = res.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(status, latency_ms, "request completed"));
+    #[cfg(feature = "otlp")]
+    crate::otlp::record(crate::otlp::Span {
+        trace: otlp_hop.0,
+        method: otlp_hop.1,
+        path: otlp_hop.2,
+        status,
+        start: began,
+        end: began + started.elapsed(),
+    });
     Ok(res)
 }
 

@@ -34,19 +34,64 @@ pub enum LogFormat {
 }
 
 /// Telemetry settings of a service.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct TelemetrySettings {
     /// Line format of the logs.
     #[serde(default)]
     pub format: LogFormat,
+    /// Where spans go (OTLP over HTTP, `http://collector:4318/v1/traces`); empty: nowhere.
+    /// Needs a build with the `otlp` feature.
+    #[serde(default)]
+    pub otlp_endpoint: String,
+    /// Share of the traces no caller marked sampled that are exported (0 to 1).
+    #[serde(default = "all")]
+    pub otlp_sample_ratio: f64,
 }
 
-/// The log writer thread of the process. Dropping it writes out every line logged so far
-/// and stops the thread; lines logged after that are lost.
+fn all() -> f64 {
+    1.0
+}
+
+/// The log writer thread of the process (and the span exporter, where there is one).
+/// Dropping it sends the spans still queued, writes out every line logged so far and stops
+/// the thread; lines logged after that are lost.
 #[derive(Debug)]
 #[must_use = "dropping the writer stops logging; keep it until the server has stopped"]
 pub struct LogWriter {
+    #[cfg(feature = "otlp")]
+    _spans: Option<crate::otlp::Exporter>,
     _guard: Option<WorkerGuard>,
+}
+
+/// [`init`] with every telemetry setting: the log format, and the span exporter when
+/// `otlp_endpoint` is set (an error in a build without the `otlp` feature, rather than
+/// silently exporting nothing). `service` names the spans' source.
+pub fn init_with(settings: &TelemetrySettings, service: &str) -> anyhow::Result<LogWriter> {
+    #[cfg(not(feature = "otlp"))]
+    if !settings.otlp_endpoint.is_empty() {
+        let _ = service;
+        anyhow::bail!(
+            "telemetry.otlp_endpoint is set, but this build has no OTLP exporter (build with \
+             --features otlp)"
+        );
+    }
+    #[cfg(feature = "otlp")]
+    let spans = if settings.otlp_endpoint.is_empty() {
+        None
+    } else {
+        Some(crate::otlp::install(
+            &settings.otlp_endpoint,
+            service,
+            settings.otlp_sample_ratio,
+        )?)
+    };
+    let writer = init(settings.format);
+    #[cfg(feature = "otlp")]
+    let writer = LogWriter {
+        _spans: spans,
+        ..writer
+    };
+    Ok(writer)
 }
 
 /// Installs the global subscriber writing through a [`LogWriter`]. Calling it again is
@@ -77,6 +122,25 @@ pub fn init(format: LogFormat) -> LogWriter {
     };
     // An error only means a subscriber is already installed (tests start several servers).
     LogWriter {
+        #[cfg(feature = "otlp")]
+        _spans: None,
         _guard: installed.is_ok().then_some(guard),
+    }
+}
+
+#[cfg(all(test, not(feature = "otlp")))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn an_otlp_endpoint_without_the_exporter_built_in_is_refused() {
+        let settings = TelemetrySettings {
+            otlp_endpoint: "http://collector:4318/v1/traces".into(),
+            ..TelemetrySettings::default()
+        };
+        let refused = init_with(&settings, "gateway").unwrap_err().to_string();
+        assert!(refused.contains("--features otlp"), "{refused}");
     }
 }

@@ -16,6 +16,8 @@ pub const TRACEPARENT: &str = "traceparent";
 pub struct TraceContext {
     trace_id: u128,
     span_id: u64,
+    /// The caller's span, when the trace was continued.
+    parent_id: Option<u64>,
     flags: u8,
 }
 
@@ -34,17 +36,35 @@ impl TraceContext {
     pub fn continue_or_start(header: Option<&HeaderValue>) -> Self {
         let parent = header.and_then(|h| parse(h.as_bytes()));
         match parent {
-            Some((trace_id, flags)) => Self {
+            Some((trace_id, parent_id, flags)) => Self {
                 trace_id,
                 span_id: nonzero_u64(),
+                parent_id: Some(parent_id),
                 flags,
             },
             None => Self {
                 trace_id: nonzero_u128(),
                 span_id: nonzero_u64(),
+                parent_id: None,
                 flags: 0,
             },
         }
+    }
+
+    /// The caller's span id, when the trace was continued.
+    pub fn parent_id(&self) -> Option<Hex<16>> {
+        self.parent_id.map(|id| Hex::of(u128::from(id)))
+    }
+
+    /// Whether the caller asked for this trace to be recorded (the sampled flag).
+    pub fn sampled(&self) -> bool {
+        self.flags & 1 == 1
+    }
+
+    /// The low 64 bits of the trace id (random in every trace id), for sampling decisions
+    /// every service of a trace makes alike.
+    pub fn trace_id_low(&self) -> u64 {
+        self.trace_id as u64
     }
 
     /// The trace id as 32 lowercase hex digits (what log lines carry).
@@ -104,9 +124,9 @@ fn hex(s: &str, len: usize) -> Option<&str> {
     (s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(s)
 }
 
-/// The trace id and flags of a valid `traceparent` (version 00, or a later version read as
-/// 00 as the specification asks), lowercase hex, ids not all zero.
-fn parse(value: &[u8]) -> Option<(u128, u8)> {
+/// The trace id, parent id and flags of a valid `traceparent` (version 00, or a later
+/// version read as 00 as the specification asks), lowercase hex, ids not all zero.
+fn parse(value: &[u8]) -> Option<(u128, u64, u8)> {
     let text = std::str::from_utf8(value)
         .ok()?
         .trim_matches(|c| c == ' ' || c == '\t');
@@ -121,7 +141,7 @@ fn parse(value: &[u8]) -> Option<(u128, u8)> {
         "00" => parts.next().is_none(),
         _ => true,
     };
-    (rest_ok && trace_id != 0 && parent_id != 0).then_some((trace_id, flags))
+    (rest_ok && trace_id != 0 && parent_id != 0).then_some((trace_id, parent_id, flags))
 }
 
 #[cfg(test)]
@@ -138,6 +158,8 @@ mod tests {
         let hop = TraceContext::continue_or_start(Some(&parent));
         assert_eq!(hop.trace_id().as_str(), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_ne!(hop.span_id().as_str(), "00f067aa0ba902b7");
+        assert_eq!(hop.parent_id().unwrap().as_str(), "00f067aa0ba902b7");
+        assert!(hop.sampled());
         let sent = hop.header_text();
         assert!(sent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
         assert!(sent.ends_with("-01"), "the sampled flag is kept: {sent}");
@@ -202,8 +224,12 @@ mod tests {
     #[test]
     fn a_new_trace_has_nonzero_ids_of_the_right_length() {
         let hop = TraceContext::continue_or_start(None);
-        let (trace_id, flags) = parse(hop.header_text().as_bytes()).unwrap();
-        assert_eq!((trace_id, flags), (hop.trace_id, 0));
+        let (trace_id, parent_id, flags) = parse(hop.header_text().as_bytes()).unwrap();
+        assert_eq!((trace_id, parent_id, flags), (hop.trace_id, hop.span_id, 0));
+        assert!(
+            hop.parent_id().is_none(),
+            "a trace of its own has no parent"
+        );
         assert_eq!(hop.trace_id().as_str().len(), 32);
         assert_eq!(hop.span_id().as_str().len(), 16);
         assert_eq!(Hex::<4>::of(0xab).as_str(), "00ab");
