@@ -5,8 +5,10 @@
 #      resource-service replicas (--scale)
 #   3. shows the auth-service and resource-service cannot be reached from the host
 #   4. stops the resource-service: 502/503 JSON within 2 s; serves again once it is back
-#   5. restarts the auth-service: users, refresh tokens and keys survive
-#   6. kills the gateway's process: the restart policy brings it back
+#   5. restarts the auth-service: users, refresh tokens and keys survive; a logout reaches
+#      the gateway over the revocation stream on the internal network
+#   6. kills the gateway's process: the restart policy brings it back, and the logged-out
+#      token stays refused
 #   7. changes a route and a CORS origin in the mounted settings file (config/, copied):
 #      after a restart of the gateway, and no rebuild, both take effect
 #   8. tears everything down, volumes included, whatever failed
@@ -174,6 +176,22 @@ check "a refresh token from before still rotates" 200 "$(curl -s -o /dev/null -w
 check "an access token from before still verifies" 200 \
     "$(curl -s -o /dev/null -w '%{http_code}' "$GATEWAY/protected" -H "x-access-token: $token")"
 
+echo "== 5b. a logout reaches the gateway over the revocation stream (internal network)"
+session=$(curl -s --max-time 5 -X POST "$GATEWAY/login" -H 'Content-Type: application/json' \
+    -d '{"username": "user1", "password": "password123"}')
+session_token=$(printf '%s' "$session" | json_field token)
+session_refresh=$(printf '%s' "$session" | json_field refresh_token)
+status_with() { curl -s -o /dev/null --max-time 5 -w '%{http_code}' "$GATEWAY/protected" -H "x-access-token: $1" || true; }
+check "a new session's token is accepted" 200 "$(status_with "$session_token")"
+curl -s -o /dev/null --max-time 5 -X POST "$GATEWAY/logout" -H 'Content-Type: application/json' \
+    -d "{\"refresh_token\": \"$session_refresh\"}"
+if wait_for_status 403 "$GATEWAY/protected" -H "x-access-token: $session_token"; then
+    check "after its logout it is refused" yes yes
+else
+    check "after its logout it is refused" 403 "$(status_with "$session_token")"
+fi
+check "the other session's token is not" 200 "$(status_with "$token")"
+
 echo "== 6. the gateway crashes and comes back"
 gateway_id=$(compose ps -q gateway)
 restarts_before=$(docker inspect -f '{{.RestartCount}}' "$gateway_id")
@@ -187,6 +205,12 @@ else
 fi
 wait_healthy gateway
 check "and serves the flow again" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$GATEWAY/protected" -H "x-access-token: $token")"
+# A new gateway process reads every revocation still in force before it is current.
+if wait_for_status 403 "$GATEWAY/protected" -H "x-access-token: $session_token"; then
+    check "a token logged out before the crash stays refused" yes yes
+else
+    check "a token logged out before the crash stays refused" 403 "$(status_with "$session_token")"
+fi
 
 echo "== 7. a route and a CORS origin changed in the mounted settings file"
 preflight_origin() { # origin: the access-control-allow-origin answered to its preflight
