@@ -103,7 +103,20 @@ pub fn document(settings: &DocumentSettings) -> Value {
                 "HealthStatus": {
                     "type": "object",
                     "required": ["status"],
-                    "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}},
+                    "properties": {
+                        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+                        "revocations": {
+                            "type": "object",
+                            "description": "Readiness only, where a revocation stream is followed: seconds since it was last heard from, the last revocation applied, entries held, and how often the full list folded entries.",
+                            "required": ["lag_seconds", "sequence", "entries", "folds"],
+                            "properties": {
+                                "lag_seconds": {"type": "integer", "minimum": 0},
+                                "sequence": {"type": "integer", "minimum": 0},
+                                "entries": {"type": "integer", "minimum": 0},
+                                "folds": {"type": "integer", "minimum": 0},
+                            },
+                        },
+                    },
                 },
                 "ForwardAuthGrant": {
                     "type": "object",

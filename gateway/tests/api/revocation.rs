@@ -128,6 +128,21 @@ async fn what_the_stream_revokes_is_refused_and_nothing_else() {
         metrics.contains("gateway_revocation_entries 2"),
         "{metrics}"
     );
+    let ready: serde_json::Value = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lag = ready["revocations"]["lag_seconds"].clone();
+    assert!(lag.as_u64().unwrap() <= 1, "{ready}");
+    let expected = json!({"status": "ok", "revocations": {
+        "lag_seconds": lag, "sequence": 2, "entries": 2, "folds": 0,
+    }});
+    assert_eq!(ready, expected);
 }
 
 #[tokio::test]
@@ -149,6 +164,12 @@ async fn a_stale_list_closes_the_door_only_where_configured() {
         .await
         .unwrap();
     assert_eq!(ready.status().as_u16(), 503);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert!(
+        body["revocations"]["lag_seconds"].as_u64().unwrap() > 1_000_000,
+        "{body}"
+    );
     // The public routes do not need the list.
     assert_eq!(closed.raw_get("/").await.0, 200);
 
@@ -161,6 +182,12 @@ async fn a_stale_list_closes_the_door_only_where_configured() {
         .await
         .unwrap();
     assert_eq!(ready.status().as_u16(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(
+        body["status"], "ok",
+        "open: serving, and saying how stale: {body}"
+    );
+    assert_eq!(body["revocations"]["entries"], 0);
     let metrics = open.metrics().await;
     let lag = metrics
         .lines()
