@@ -17,6 +17,11 @@ use sqlx::Row;
 
 use crate::db::{Pool, now};
 
+mod changes;
+
+use changes::create_first;
+pub use changes::withdraw;
+
 /// The fixed PKCS#8 v1 header of an Ed25519 private key (RFC 8410 §7); the 32-byte seed
 /// follows it.
 const PKCS8_ED25519_PREFIX: [u8; 16] = [
@@ -133,47 +138,6 @@ async fn create_in(
     Ok(key)
 }
 
-/// Withdraws key `kid` at once, for a key that leaked: it is no longer published nor used
-/// to sign, and a `key` revocation tells gateways to refuse every token it signed (and
-/// every instance to reload its keys). If it was the signing key, a new key signs from now
-/// on: the publish-ahead wait is skipped on purpose, and gateways learn the new key from
-/// the revocation rather than from their next scheduled fetch. Returns that new key.
-pub async fn withdraw(
-    pool: &Pool,
-    kid: &str,
-    revoker: &crate::revocation::Revoker,
-) -> anyhow::Result<Option<StoredKey>> {
-    let now = now();
-    let signing = list(pool)
-        .await?
-        .into_iter()
-        .rev()
-        .find(|k| k.activates_at <= now)
-        .is_some_and(|k| k.kid == kid);
-    let mut tx = pool.begin().await.context("signing keys")?;
-    let withdrawn = sqlx::query(
-        "UPDATE signing_keys SET withdrawn_at = $1 WHERE kid = $2 AND withdrawn_at IS NULL",
-    )
-    .bind(now)
-    .bind(kid)
-    .execute(&mut *tx)
-    .await
-    .context("withdrawing a signing key")?
-    .rows_affected();
-    if withdrawn == 0 {
-        anyhow::bail!("no key {kid:?} (see `keys list`), or it was withdrawn already");
-    }
-    // Otherwise the key before it would sign again.
-    let successor = if signing {
-        Some(create_in(&mut tx, 0).await?)
-    } else {
-        None
-    };
-    crate::revocation::append(&mut tx, &revoker.key(kid, now), now).await?;
-    tx.commit().await.context("committing a key withdrawal")?;
-    Ok(successor)
-}
-
 /// Every stored key not withdrawn, oldest activation first.
 pub async fn list(pool: &Pool) -> anyhow::Result<Vec<StoredKey>> {
     let rows = sqlx::query(
@@ -209,13 +173,16 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// Loads the keys, creating a first one that signs at once if there is none.
+    /// Loads the keys, creating a first one that signs at once if there is none. Replicas
+    /// starting together on an empty database make one key between them: the check and
+    /// the insert run under a PostgreSQL advisory lock (SQLite has one writer).
     pub async fn load(pool: Pool, access_ttl_seconds: u64) -> anyhow::Result<Self> {
         let mut keys = list(&pool).await?;
         if keys.is_empty() {
-            let key = create(&pool, 0).await?;
-            tracing::info!(kid = %key.kid, "generated the first signing key");
-            keys.push(key);
+            if let Some(key) = create_first(&pool).await? {
+                tracing::info!(kid = %key.kid, "generated the first signing key");
+            }
+            keys = list(&pool).await?;
         }
         Ok(Self {
             pool,

@@ -21,7 +21,7 @@ mod sessions;
 
 pub use error::RefreshError;
 pub use limits::RefreshLimiter;
-pub use purge::PurgeReport;
+pub use purge::{PURGE_LOCK, PurgeReport};
 
 /// Random bytes in a refresh token: 256 bits, beyond guessing.
 pub const TOKEN_BYTES: usize = 32;

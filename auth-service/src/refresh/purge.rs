@@ -1,5 +1,5 @@
 //! Deleting refresh tokens nobody can use any more, in bounded batches (and, on the same
-//! schedule, revocations whose tokens have all expired).
+//! schedule, revocations whose tokens have all expired), by one instance at a time.
 //!
 //! A family is dead when none of its tokens is live (each is expired or revoked); then no
 //! token of it can be exchanged, and presenting one is answered as for an unknown token,
@@ -9,11 +9,16 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use sqlx::Row;
 
 use super::RefreshStore;
 
 /// Statements one purge runs at most, so a huge backlog is worked off over several runs.
 pub const MAX_BATCHES_PER_PURGE: u32 = 1000;
+
+/// The advisory lock a scheduled purge holds on PostgreSQL, so that of several instances on
+/// one database one purges at a time (the others skip that round).
+pub const PURGE_LOCK: i64 = 7518;
 
 /// What one purge did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,6 +58,46 @@ impl RefreshStore {
         Ok(report)
     }
 
+    /// [`Self::purge`] and the expired revocations' purge, unless another instance is
+    /// purging the same PostgreSQL database right now (`None`: skipped, nothing done).
+    pub async fn purge_alone(&self, now: i64, batch_size: u32) -> anyhow::Result<Option<u64>> {
+        let mut holder = self.pool.acquire().await.context("refresh token store")?;
+        let postgres = holder.backend_name() == "PostgreSQL";
+        if postgres {
+            let got: bool = sqlx::query("SELECT pg_try_advisory_lock($1) AS got")
+                .bind(PURGE_LOCK)
+                .fetch_one(&mut *holder)
+                .await
+                .context("taking the purge lock")?
+                .try_get("got")?;
+            if !got {
+                return Ok(None);
+            }
+        }
+        let purged = async {
+            let report = self.purge(now, batch_size).await?;
+            if report.deleted > 0 {
+                tracing::info!(deleted = report.deleted, "dead refresh tokens purged");
+            }
+            // Revocations whose tokens have all expired go at the same pace.
+            let revocations = crate::revocation::purge(&self.pool, now, batch_size).await?;
+            if revocations > 0 {
+                tracing::info!(deleted = revocations, "expired revocations purged");
+            }
+            anyhow::Ok(report.deleted + revocations)
+        }
+        .await;
+        if postgres {
+            // Released with the connection too, should this fail.
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(PURGE_LOCK)
+                .execute(&mut *holder)
+                .await
+                .context("releasing the purge lock")?;
+        }
+        purged.map(Some)
+    }
+
     /// Purges every `interval`, the first time one interval after start, until the returned
     /// task is aborted.
     pub fn spawn_purger(&self, interval: Duration, batch_size: u32) -> tokio::task::JoinHandle<()> {
@@ -63,19 +108,10 @@ impl RefreshStore {
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
-                let now = crate::db::now();
-                match store.purge(now, batch_size).await {
-                    Ok(report) if report.deleted > 0 => {
-                        tracing::info!(deleted = report.deleted, "dead refresh tokens purged");
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "purging refresh tokens failed"),
-                }
-                // Revocations whose tokens have all expired go at the same pace.
-                match crate::revocation::purge(&store.pool, now, batch_size).await {
-                    Ok(0) => {}
-                    Ok(deleted) => tracing::info!(deleted, "expired revocations purged"),
-                    Err(e) => tracing::warn!(error = %e, "purging revocations failed"),
+                match store.purge_alone(crate::db::now(), batch_size).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => tracing::debug!("another instance is purging; skipped"),
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "purging failed"),
                 }
             }
         })

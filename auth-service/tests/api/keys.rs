@@ -160,3 +160,26 @@ async fn discovery_names_the_public_url_whatever_host_the_request_claims() {
         AlgorithmParameters::OctetKeyPair(_)
     ));
 }
+
+/// Replicas starting together on an empty PostgreSQL database (SQLite has one instance):
+/// the migrations run once (sqlx's lock), and one signing key is made between them.
+#[tokio::test]
+async fn replicas_starting_together_make_one_signing_key() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    for _ in 0..3 {
+        let settings = test_settings(&backend).await;
+        let mut pools = Vec::new();
+        for _ in 0..8 {
+            pools.push(auth_service::db::connect(&settings.database).await.unwrap());
+        }
+        // Migrated and empty: eight instances load their keys at the same moment.
+        let loads = pools
+            .iter()
+            .map(|pool| auth_service::keys::KeyRing::load(pool.clone(), 3600));
+        let rings = futures_util::future::join_all(loads).await;
+        assert!(rings.iter().all(Result::is_ok), "every replica starts");
+        assert_eq!(auth_service::keys::list(&pools[0]).await.unwrap().len(), 1);
+    }
+}

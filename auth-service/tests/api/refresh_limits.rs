@@ -169,3 +169,52 @@ async fn the_background_purge_runs_on_its_interval(backend: Backend) {
     }
     assert_eq!(app.refresh(&kept).await.status().as_u16(), 200);
 }
+
+/// Of several instances on one PostgreSQL database, one purges at a time: while another
+/// holds the purge lock, a scheduled purge skips its round.
+#[tokio::test]
+async fn one_instance_purges_at_a_time() {
+    use sqlx::Connection;
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let settings = test_settings(&backend).await;
+    let pool = auth_service::db::connect(&settings.database).await.unwrap();
+    let store = RefreshStore::new(
+        pool,
+        60,
+        0,
+        auth_service::revocation::Revoker::new("iss", 60),
+    );
+    let url = secrecy::ExposeSecret::expose_secret(&settings.database.url).to_owned();
+    let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let lock = auth_service::refresh::PURGE_LOCK;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(lock)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let now = auth_service::db::now();
+    assert_eq!(store.purge_alone(now, 100).await.unwrap(), None, "skipped");
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(lock)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.purge_alone(now, 100).await.unwrap(),
+        Some(0),
+        "its turn"
+    );
+    // And it let go of the lock when done.
+    let free: bool = sqlx::Row::try_get(
+        &sqlx::query("SELECT pg_try_advisory_lock($1) AS got")
+            .bind(lock)
+            .fetch_one(&mut other)
+            .await
+            .unwrap(),
+        "got",
+    )
+    .unwrap();
+    assert!(free);
+}
