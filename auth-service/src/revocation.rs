@@ -17,7 +17,7 @@
 pub mod stream;
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
+pub use shared::revocation::{Kind, Revocation};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -30,65 +30,6 @@ const APPEND_LOCK: i64 = 7009;
 /// Seconds a revocation is kept beyond the longest life of a token it names, covering the
 /// verifiers' leeway and clock skew (as a retired key stays published).
 pub const MARGIN_SECONDS: i64 = 300;
-
-/// What a revocation names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// One access token, by its `jti`.
-    Token,
-    /// Every access token of one session (one login's refresh-token family), by `sid`.
-    Session,
-    /// Every access token of a user (`sub`) issued at or before `not_before`.
-    Subject,
-    /// Every token signed by a key, by `kid`; the key is withdrawn.
-    Key,
-}
-
-impl Kind {
-    /// The name stored and sent.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Token => "token",
-            Self::Session => "session",
-            Self::Subject => "subject",
-            Self::Key => "key",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "token" => Self::Token,
-            "session" => Self::Session,
-            "subject" => Self::Subject,
-            "key" => Self::Key,
-            _ => return None,
-        })
-    }
-}
-
-/// A stored revocation, as gateways receive it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Revocation {
-    /// Its place in the order; every earlier one was committed before it.
-    pub seq: i64,
-    /// What it names.
-    pub kind: Kind,
-    /// The `iss` of the tokens it applies to.
-    pub issuer: String,
-    /// The `jti`, `sid`, `sub` or `kid`.
-    pub value: String,
-    /// The user the tokens speak for, where known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    /// `subject` revocations: tokens issued at or before this time are revoked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub not_before: Option<i64>,
-    /// No token it names is valid from then on: it may be forgotten.
-    pub expires_at: i64,
-    /// When it was written, seconds since the epoch.
-    pub created_at: i64,
-}
 
 /// A revocation to write; its number and time are given when it is appended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,28 +229,6 @@ pub async fn purge(pool: &Pool, now: i64, limit: u32) -> anyhow::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn revocations_travel_as_snake_case_json_without_empty_fields() {
-        let revocation = Revocation {
-            seq: 3,
-            kind: Kind::Session,
-            issuer: "http://localhost:8080".into(),
-            value: "s-1".into(),
-            subject: Some("u-1".into()),
-            not_before: None,
-            expires_at: 2_000,
-            created_at: 1_000,
-        };
-        let json = serde_json::to_value(&revocation).unwrap();
-        assert_eq!(json["kind"], "session");
-        assert!(json.get("not_before").is_none());
-        let back: Revocation = serde_json::from_value(json).unwrap();
-        assert_eq!(back, revocation);
-        for kind in [Kind::Token, Kind::Session, Kind::Subject, Kind::Key] {
-            assert_eq!(Kind::parse(kind.as_str()), Some(kind));
-        }
-    }
 
     #[test]
     fn our_revocations_last_as_long_as_the_tokens_they_name() {

@@ -9,6 +9,7 @@ pub mod headers;
 pub mod identity;
 pub mod login;
 pub mod openapi;
+pub mod revocation;
 
 pub use claims::Claims;
 pub use error::{ErrorBody, messages};

@@ -45,6 +45,16 @@ fn error(status: actix_web::http::StatusCode, code: &str, description: &str) -> 
         }))
 }
 
+/// 503 `temporarily_unavailable` for a store that failed; the cause goes to the log.
+fn unavailable(cause: &anyhow::Error, client: &str, description: &str) -> HttpResponse {
+    tracing::error!(error = ?cause, client, "token endpoint failed");
+    error(
+        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        description,
+    )
+}
+
 /// Why a request was refused before its token was looked at.
 #[derive(Debug)]
 enum Refused {
@@ -130,12 +140,7 @@ async fn revoke(
         Err(refused) => return refused.answer(),
     };
     if let Err(e) = endpoints.revoke(&token).await {
-        tracing::error!(error = ?e, client, "revocation failed");
-        return error(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "The token could not be revoked; try again.",
-        );
+        return unavailable(&e, client, "The token could not be revoked; try again.");
     }
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -155,14 +160,7 @@ async fn introspect(
     };
     let found = match endpoints.find(&token).await {
         Ok(found) => found,
-        Err(e) => {
-            tracing::error!(error = ?e, client, "introspection failed");
-            return error(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "The token could not be checked; try again.",
-            );
-        }
+        Err(e) => return unavailable(&e, client, "The token could not be checked; try again."),
     };
     let answer: Value = match found {
         Found::Access {

@@ -92,13 +92,7 @@ impl KeysClient {
         url: &str,
         max_bytes: usize,
     ) -> anyhow::Result<(Bytes, Option<std::time::SystemTime>)> {
-        let uri: http::Uri = url
-            .parse()
-            .with_context(|| format!("{url:?} is not a URL"))?;
-        let request = http::Request::get(uri)
-            .header(http::header::ACCEPT, "application/json")
-            .body(Empty::new())
-            .context("building the request")?;
+        let request = get_request(url, "application/json")?;
         let fetch = async {
             let response = self.client.request(request).await.context("connecting")?;
             let status = response.status();
@@ -129,13 +123,7 @@ impl KeysClient {
         &self,
         url: &str,
     ) -> anyhow::Result<http::Response<hyper::body::Incoming>> {
-        let uri: http::Uri = url
-            .parse()
-            .with_context(|| format!("{url:?} is not a URL"))?;
-        let request = http::Request::get(uri)
-            .header(http::header::ACCEPT, "text/event-stream")
-            .body(Empty::new())
-            .context("building the request")?;
+        let request = get_request(url, "text/event-stream")?;
         let response = tokio::time::timeout(FETCH_TIMEOUT, self.client.request(request))
             .await
             .map_err(|_| anyhow::anyhow!("no answer within {FETCH_TIMEOUT:?}"))?
@@ -145,4 +133,15 @@ impl KeysClient {
         }
         Ok(response)
     }
+}
+
+/// `GET url` accepting `accept`.
+fn get_request(url: &str, accept: &str) -> anyhow::Result<http::Request<Empty<Bytes>>> {
+    let uri: http::Uri = url
+        .parse()
+        .with_context(|| format!("{url:?} is not a URL"))?;
+    http::Request::get(uri)
+        .header(http::header::ACCEPT, accept)
+        .body(Empty::new())
+        .context("building the request")
 }

@@ -15,7 +15,7 @@ mod list;
 
 pub use collector::RevocationCollector;
 pub use follow::spawn_follower;
-pub use list::{Denials, Event, Kind};
+pub use list::{Denials, Kind, Revocation};
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
@@ -104,7 +104,7 @@ impl Revocations {
     }
 
     /// Applies `event` (from the stream) at `now`; returns whether it was new.
-    pub fn apply(&self, event: &Event, now: u64) -> bool {
+    pub fn apply(&self, event: &Revocation, now: u64) -> bool {
         if event.seq <= self.applied() {
             return false;
         }
@@ -161,8 +161,7 @@ impl Revocations {
 
     /// Revocations applied of each kind.
     pub fn counts(&self) -> [(Kind, u64); 4] {
-        [Kind::Token, Kind::Session, Kind::Subject, Kind::Key]
-            .map(|kind| (kind, self.counts[kind as usize].load(Ordering::Relaxed)))
+        Kind::ALL.map(|kind| (kind, self.counts[kind as usize].load(Ordering::Relaxed)))
     }
 
     /// Entries held, and how often the list had to fold entries for lack of room.

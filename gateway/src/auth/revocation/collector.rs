@@ -31,8 +31,9 @@ impl Collector for RevocationCollector {
             counter.metric_type(),
         )?;
         for (kind, count) in revocations.counts() {
-            ConstCounter::new(count)
-                .encode(applied.encode_family(&KindLabels { kind: kind.label() })?)?;
+            ConstCounter::new(count).encode(applied.encode_family(&KindLabels {
+                kind: kind.as_str(),
+            })?)?;
         }
         let (entries, folds) = revocations.occupancy();
         ConstGauge::new(i64::try_from(entries).unwrap_or(i64::MAX)).encode(

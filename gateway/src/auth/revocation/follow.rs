@@ -8,7 +8,7 @@ use std::time::Duration;
 use http_body_util::BodyExt;
 use serde::Deserialize;
 
-use super::{Event, Kind, Revocations};
+use super::{Kind, Revocation, Revocations};
 use crate::auth::{JwksCache, KeysClient};
 
 /// Silence after which the connection is taken for dead and made again (heartbeats come
@@ -148,7 +148,7 @@ fn handle(
     };
     match event {
         "revocation" => {
-            let event: Event = serde_json::from_str(data)?;
+            let event: Revocation = serde_json::from_str(data)?;
             if revocations.apply(&event, now) && event.kind == Kind::Key {
                 tracing::warn!(kid = %event.value, issuer = %event.issuer, "signing key withdrawn");
                 if let Some((issuer, cache)) = jwks.filter(|(issuer, _)| *issuer == event.issuer) {

@@ -2,58 +2,9 @@
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
+pub use shared::revocation::{Kind, Revocation};
 
 use crate::auth::Verified;
-
-/// What a revocation names (the auth-service's kinds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// One token, by `jti`.
-    Token,
-    /// A session's tokens, by `sid`.
-    Session,
-    /// A user's tokens issued at or before `not_before`, by `sub`.
-    Subject,
-    /// Every token a key signed, by `kid`.
-    Key,
-}
-
-impl Kind {
-    /// The metric label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Token => "token",
-            Self::Session => "session",
-            Self::Subject => "subject",
-            Self::Key => "key",
-        }
-    }
-}
-
-/// One revocation as the stream carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Event {
-    /// Its number: every smaller one came before.
-    pub seq: i64,
-    /// What it names.
-    pub kind: Kind,
-    /// The `iss` of the tokens it applies to.
-    pub issuer: String,
-    /// The `jti`, `sid`, `sub` or `kid`.
-    pub value: String,
-    /// The user, where known.
-    #[serde(default)]
-    pub subject: Option<String>,
-    /// `subject`: tokens issued at or before this time are revoked.
-    #[serde(default)]
-    pub not_before: Option<i64>,
-    /// When every token it names has expired.
-    pub expires_at: i64,
-    /// When it was written.
-    pub created_at: i64,
-}
 
 /// A token or session entry.
 #[derive(Debug, Clone)]
@@ -225,7 +176,7 @@ impl Denials {
     }
 
     /// Adds `event` at `now`; returns whether the list was full and had to fold entries.
-    pub fn insert(&mut self, event: &Event, now: u64) -> bool {
+    pub fn insert(&mut self, event: &Revocation, now: u64) -> bool {
         let expires = seconds(event.expires_at);
         if expires <= now {
             return false;

@@ -15,8 +15,8 @@ fn verified(jti: &str, sid: Option<&str>, sub: &str, iat: u64, kid: Option<&str>
     Arc::new(Verified::from_token(identity, "iss", &claims, kid))
 }
 
-fn event(seq: i64, kind: Kind, value: &str, subject: Option<&str>) -> Event {
-    Event {
+fn event(seq: i64, kind: Kind, value: &str, subject: Option<&str>) -> Revocation {
+    Revocation {
         seq,
         kind,
         issuer: "iss".into(),
