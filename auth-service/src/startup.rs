@@ -224,7 +224,9 @@ impl Application {
         let admin_handle = admin.handle();
         let admin = tokio::spawn(admin.run_until_stopped());
         let result = server.run_until_stopped().await;
-        admin_handle.stop(true).await;
+        // Not gracefully: gateways' revocation streams never end by themselves, and would
+        // hold the shutdown for its whole timeout. They reconnect to another instance.
+        admin_handle.stop(false).await;
         let _ = admin.await;
         drop(tasks);
         result

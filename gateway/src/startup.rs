@@ -167,13 +167,15 @@ impl Application {
         self.main.handle()
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests. The admin listener
+    /// stops when the public one has: it must not keep the process alive on its own (a
+    /// signal that reached the public listener's handler alone once left it running).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let (main, admin) = futures_util::future::join(
-            self.main.run_until_stopped(),
-            self.admin.run_until_stopped(),
-        )
-        .await;
-        main.and(admin)
+        let admin_handle = self.admin.handle();
+        let admin = tokio::spawn(self.admin.run_until_stopped());
+        let main = self.main.run_until_stopped().await;
+        admin_handle.stop(false).await;
+        let _ = admin.await;
+        main
     }
 }
