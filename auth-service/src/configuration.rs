@@ -238,11 +238,12 @@ impl Settings {
         }
         let streamed = &self.revocations;
         if !(10..=10_000).contains(&streamed.poll_interval_ms)
-            || !(100..=60_000).contains(&streamed.heartbeat_interval_ms)
+            || !(100..=2_000).contains(&streamed.heartbeat_interval_ms)
         {
             anyhow::bail!(
                 "revocations.poll_interval_ms must be 10 to 10000 and \
-                 revocations.heartbeat_interval_ms 100 to 60000"
+                 revocations.heartbeat_interval_ms 100 to 2000 (gateways reconnect after 5 s \
+                 without a word)"
             );
         }
         self.login.validate()?;

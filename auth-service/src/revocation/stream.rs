@@ -123,12 +123,18 @@ impl Feed {
     /// `out` closes (the gateway went away) or the stream falls [`BACKLOG`] rows behind.
     async fn relay(&self, since: i64, out: mpsc::Sender<Bytes>) -> anyhow::Result<()> {
         let mut new_rows = self.sender.subscribe();
+        // `last`: where reading goes on from; `sent`: the highest number actually sent. A
+        // heartbeat names the latest number the database has (the poller's, or a row sent
+        // from a newer read), never the gateway's own `since`: a database restored to fewer
+        // revocations must show as such.
         let mut last = since;
+        let mut sent = 0;
         loop {
             let batch = super::after(&self.pool, last, now(), PAGE).await?;
             let full = batch.len() == PAGE as usize;
             for revocation in batch {
                 last = revocation.seq;
+                sent = last;
                 out.send(event(&revocation)?).await?;
             }
             if !full {
@@ -141,6 +147,7 @@ impl Feed {
                 received = new_rows.recv() => match received {
                     Ok(revocation) if revocation.seq > last => {
                         last = revocation.seq;
+                        sent = last;
                         out.send(event(&revocation)?).await?;
                     }
                     Ok(_) => {}
@@ -150,7 +157,7 @@ impl Feed {
                     Err(broadcast::error::RecvError::Closed) => return Ok(()),
                 },
                 _ = ticker.tick() => {
-                    let latest = self.latest().max(last);
+                    let latest = self.latest().max(sent);
                     let beat = format!(
                         "event: heartbeat\ndata: {{\"latest\":{latest},\"time\":{}}}\n\n",
                         now()
