@@ -4,11 +4,13 @@
 # seed's curl flow on ports 8080-8082, the attack suite (scripts/attack-suite.py),
 # schemathesis on the public API's OpenAPI document (scripts/schemathesis-test.py), nginx's
 # auth_request through the gateway (scripts/nginx-forward-auth-test.py) and revocation
-# across replicas (bench/revocation.py) on free loopback ports, then the Docker part (SKIP_COMPOSE_TEST=1 leaves it
-# out on a machine without Docker): the README's `docker compose up --build` in a clean copy
-# (scripts/readme-run-test.sh, which builds the images once for everything after it), the
-# image build's resistance to drift (scripts/docker-build-test.sh), and the compose stack's
-# behaviour on those images (scripts/compose-test.sh).
+# across replicas (bench/revocation.py) on free loopback ports, the Kubernetes manifests
+# rendered and validated offline (scripts/kubernetes-validate.py), then the Docker part
+# (SKIP_COMPOSE_TEST=1 leaves it out on a machine without Docker): the README's
+# `docker compose up --build` in a clean copy (scripts/readme-run-test.sh, which builds the
+# images once for everything after it), the image build's resistance to drift
+# (scripts/docker-build-test.sh), and the compose stack's behaviour on those images
+# (scripts/compose-test.sh).
 #
 # A throwaway PostgreSQL server is started for the run (and Debian's package installed if
 # it is missing and we are root); set TEST_DATABASE_URL to use a server of your own.
@@ -41,6 +43,9 @@ scripts/nginx-forward-auth-test.py debug
 # Two auth-service instances on PostgreSQL and three gateways under steady load: every
 # kind of revocation reaches every gateway, and no other request is refused.
 bench/revocation.py --profile debug --rounds 10
+# The Kubernetes manifests (deploy/kubernetes), rendered and checked against the
+# Kubernetes schemas offline; no cluster here.
+scripts/kubernetes-validate.py
 
 if [ "${SKIP_COMPOSE_TEST:-0}" = 1 ]; then
     echo "compose test skipped (SKIP_COMPOSE_TEST=1)"
