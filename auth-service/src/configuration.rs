@@ -6,7 +6,7 @@ use service_kit::configuration::{self, ApplicationSettings, EnvVars, Environment
 use service_kit::telemetry::TelemetrySettings;
 
 mod limits;
-pub use limits::{HashingSettings, LoginSettings, RefreshSettings};
+pub use limits::{HashingSettings, LimitStore, LimitsSettings, LoginSettings, RefreshSettings};
 
 /// The embedded configuration files and the `AUTH__` variable prefix.
 pub const SOURCES: Sources = Sources {
@@ -49,6 +49,8 @@ pub struct Settings {
     pub hashing: HashingSettings,
     /// Rate limits of `/refresh` and the purge of dead refresh tokens.
     pub refresh: RefreshSettings,
+    /// Where the login and `/refresh` limits keep their counts.
+    pub limits: LimitsSettings,
     /// Users created at start.
     pub users: UserSettings,
     /// The revocation stream gateways follow.
@@ -71,6 +73,15 @@ pub struct DatabaseSettings {
     pub url: SecretString,
     /// Pool size.
     pub max_connections: u32,
+}
+
+impl DatabaseSettings {
+    /// Whether the URL names a PostgreSQL database (several instances may share it).
+    pub fn is_postgres(&self) -> bool {
+        use secrecy::ExposeSecret;
+        let url = self.url.expose_secret();
+        url.starts_with("postgres:") || url.starts_with("postgresql:")
+    }
 }
 
 /// Signing algorithm of access tokens.
@@ -248,7 +259,9 @@ impl Settings {
         }
         self.login.validate()?;
         self.hashing.validate()?;
-        self.refresh.validate()
+        self.refresh.validate()?;
+        self.limits.in_database(self.database.is_postgres())?;
+        Ok(())
     }
 }
 

@@ -14,107 +14,194 @@
 //! checked (hashing queue full) gives it back; a failure (or a client that went away) keeps
 //! it. So N guesses sent at once are checked against the limits as if they came one after
 //! another: at most the limit are hashed, the rest are refused at once.
+//!
+//! The counts live in this instance's memory ([`memory`]) or, for several instances on one
+//! PostgreSQL database, in the database ([`shared`]), as `limits.store` says.
 
 mod known;
+pub mod memory;
+pub mod shared;
 mod window;
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use anyhow::Context;
+pub use memory::{MemoryAttempt, MemoryLimiter};
 pub use window::{MAX_TRACKED_KEYS, WindowCounter};
 
 use crate::configuration::LoginSettings;
+use crate::db::Pool;
+use shared::{Counter, scope};
 
-/// One username as seen from one address.
-type Pair = (String, IpAddr);
-
-/// The three failure counters and the addresses known per username.
+/// The login limiter, wherever its counts live.
 #[derive(Debug)]
-pub struct LoginLimiter {
-    by_pair: WindowCounter<Pair>,
-    by_username: WindowCounter<String>,
-    by_address: WindowCounter<IpAddr>,
-    known: known::KnownAddresses,
+pub enum LoginLimiter {
+    /// In this instance's memory.
+    Memory(Box<MemoryLimiter>),
+    /// In the database, shared by every instance on it.
+    Database(DatabaseLimiter),
+}
+
+/// The limits, with the counts in the database.
+#[derive(Debug)]
+pub struct DatabaseLimiter {
+    pool: Pool,
+    settings: LoginSettings,
 }
 
 impl LoginLimiter {
-    /// A limiter with the configured limits.
-    pub fn new(settings: &LoginSettings) -> Self {
-        let window = Duration::from_secs(settings.failure_window_seconds);
-        Self {
-            by_pair: WindowCounter::new(settings.max_failures_per_username_and_address, window),
-            by_username: WindowCounter::new(
-                settings.max_failures_per_username_across_addresses,
-                window,
-            ),
-            by_address: WindowCounter::new(settings.max_failures_per_address, window),
-            known: known::KnownAddresses::new(Duration::from_secs(settings.known_address_seconds)),
-        }
+    /// Counts in memory.
+    pub fn in_memory(settings: &LoginSettings) -> Self {
+        Self::Memory(Box::new(MemoryLimiter::new(settings)))
+    }
+
+    /// Counts in the PostgreSQL database of `pool`.
+    pub fn in_database(settings: &LoginSettings, pool: Pool) -> Self {
+        Self::Database(DatabaseLimiter {
+            pool,
+            settings: settings.clone(),
+        })
     }
 
     /// Counts an attempt against the pair, the username and the address, unless one of
-    /// them refuses it: then how long the caller must wait, and nothing is counted. The
-    /// counters are checked and counted under their locks, so racing attempts cannot
-    /// overtake a limit.
-    pub fn reserve(&self, username: &str, address: IpAddr) -> Result<LoginAttempt<'_>, Duration> {
-        let now = Instant::now();
-        let pair = (username.to_owned(), address);
-        let known = self.known.contains(&pair, now);
-        // Always this order: pair, username, address. No lock-order inversion.
-        let mut pairs = self.by_pair.lock();
-        let mut users = self.by_username.lock();
-        let mut addresses = self.by_address.lock();
-        let waits = [
-            self.by_pair.blocked(&pairs, &pair, now),
-            // The owner's known addresses are not refused by what other addresses did.
-            self.by_username
-                .blocked(&users, &pair.0, now)
-                .filter(|_| !known),
-            self.by_address.blocked(&addresses, &address, now),
-        ];
-        if let Some(wait) = waits.into_iter().flatten().max() {
-            return Err(wait);
+    /// them refuses it: then how long the caller must wait (inner `Err`), and nothing is
+    /// counted. The outer error is a database that failed.
+    pub async fn reserve(
+        &self,
+        username: &str,
+        address: IpAddr,
+    ) -> anyhow::Result<Result<LoginAttempt<'_>, Duration>> {
+        match self {
+            Self::Memory(limiter) => {
+                Ok(limiter.reserve(username, address).map(LoginAttempt::Memory))
+            }
+            Self::Database(limiter) => limiter.reserve(username, address).await,
         }
-        self.by_pair.count(&mut pairs, pair.clone(), now);
-        self.by_username.count(&mut users, pair.0.clone(), now);
-        self.by_address.count(&mut addresses, address, now);
-        Ok(LoginAttempt {
-            limiter: self,
-            pair,
-        })
     }
+}
+
+impl DatabaseLimiter {
+    async fn reserve(
+        &self,
+        username: &str,
+        address: IpAddr,
+    ) -> anyhow::Result<Result<LoginAttempt<'_>, Duration>> {
+        let now = shared::now_ms();
+        let address = address.to_string();
+        let pair = pair_name(username, &address);
+        let s = &self.settings;
+        let mut tx = self.pool.begin().await?;
+        // Always the username, then the address: see `shared`.
+        shared::lock(&mut tx, shared::LOGIN_USERNAME_LOCK, username).await?;
+        shared::lock(&mut tx, shared::LOGIN_ADDRESS_LOCK, &address).await?;
+        let known = shared::is_known(&mut tx, username, &address, now).await?;
+        let counters = [
+            Counter {
+                scope: scope::PAIR,
+                name: &pair,
+                limit: s.max_failures_per_username_and_address,
+                refuses: true,
+            },
+            // The owner's known addresses are not refused by what other addresses did.
+            Counter {
+                scope: scope::USERNAME,
+                name: username,
+                limit: s.max_failures_per_username_across_addresses,
+                refuses: !known,
+            },
+            Counter {
+                scope: scope::ADDRESS,
+                name: &address,
+                limit: s.max_failures_per_address,
+                refuses: true,
+            },
+        ];
+        let window = Duration::from_secs(s.failure_window_seconds);
+        if let Err(wait) = shared::reserve(&mut tx, &counters, window, now).await? {
+            return Ok(Err(wait));
+        }
+        tx.commit().await.context("counting a login attempt")?;
+        Ok(Ok(LoginAttempt::Database {
+            limiter: self,
+            username: username.to_owned(),
+            address,
+        }))
+    }
+}
+
+/// The pair's name in the database: an address holds no space, so the first space tells the
+/// two apart whatever the username holds.
+fn pair_name(username: &str, address: &str) -> String {
+    format!("{address} {username}")
 }
 
 /// An attempt counted against its pair, username and address. Dropping it (a wrong
 /// password, a client that went away) keeps the counts.
 #[derive(Debug)]
 #[must_use = "dropping an attempt counts it as a failure"]
-pub struct LoginAttempt<'a> {
-    limiter: &'a LoginLimiter,
-    pair: Pair,
+pub enum LoginAttempt<'a> {
+    /// Counted in memory.
+    Memory(MemoryAttempt<'a>),
+    /// Counted in the database.
+    Database {
+        /// Where.
+        limiter: &'a DatabaseLimiter,
+        /// By whom.
+        username: String,
+        /// From where.
+        address: String,
+    },
 }
 
 impl LoginAttempt<'_> {
     /// A correct password: clears the pair's count, gives the username and the address
     /// their attempt back (not their counts: one success must not reset an attacker's
-    /// budget), and remembers the address as known for the username.
-    pub fn succeeded(self) {
-        let limiter = self.limiter;
-        limiter.by_pair.clear(&self.pair);
-        limiter.by_username.release(&self.pair.0);
-        limiter.by_address.release(&self.pair.1);
-        limiter.known.insert(self.pair, Instant::now());
+    /// budget), and remembers the address as known for the username. A database that
+    /// fails here leaves the counts as they are: the login itself stands.
+    pub async fn succeeded(self) {
+        match self {
+            Self::Memory(attempt) => attempt.succeeded(),
+            Self::Database {
+                limiter,
+                username,
+                address,
+            } => {
+                let pool = &limiter.pool;
+                let lifetime = Duration::from_secs(limiter.settings.known_address_seconds);
+                let done = async {
+                    shared::clear(pool, scope::PAIR, &pair_name(&username, &address)).await?;
+                    shared::release(pool, scope::USERNAME, &username).await?;
+                    shared::release(pool, scope::ADDRESS, &address).await?;
+                    shared::remember(pool, &username, &address, lifetime).await
+                };
+                if let Err(e) = done.await {
+                    tracing::warn!(error = %e, "a successful login's counts were not given back");
+                }
+            }
+        }
     }
 
     /// The password was never checked (the hashing queue was full, the store failed):
     /// nothing was guessed, so every count is given back.
-    pub fn not_checked(self) {
-        let limiter = self.limiter;
-        limiter.by_pair.release(&self.pair);
-        limiter.by_username.release(&self.pair.0);
-        limiter.by_address.release(&self.pair.1);
+    pub async fn not_checked(self) {
+        match self {
+            Self::Memory(attempt) => attempt.not_checked(),
+            Self::Database {
+                limiter,
+                username,
+                address,
+            } => {
+                let pool = &limiter.pool;
+                let done = async {
+                    shared::release(pool, scope::PAIR, &pair_name(&username, &address)).await?;
+                    shared::release(pool, scope::USERNAME, &username).await?;
+                    shared::release(pool, scope::ADDRESS, &address).await
+                };
+                if let Err(e) = done.await {
+                    tracing::warn!(error = %e, "an unchecked login's counts were not given back");
+                }
+            }
+        }
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -202,7 +202,7 @@ impl RefreshStore {
         let within_grace = used_at.is_some_and(|first| now - first <= grace);
         if (use_count == 1 || within_grace)
             && let Some(limits) = &self.limits
-            && let Err(wait) = limits.admit(&family, &user_id)
+            && let Err(wait) = limits.admit(&mut tx, &family, &user_id).await?
         {
             // Dropping the transaction rolls the use back: nothing written, nothing synced.
             drop(tx);

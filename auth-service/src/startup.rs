@@ -75,6 +75,10 @@ impl Application {
     /// the listener; serving starts with [`Self::run_until_stopped`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = db::connect(&settings.database).await?;
+        // Counts several instances on one PostgreSQL database share (`limits.store`).
+        let shared_limits = settings
+            .limits
+            .in_database(settings.database.is_postgres())?;
         let hashing = &settings.hashing;
         let metrics = Arc::new(Metrics::default());
         let hasher = PasswordHasher::new(
@@ -116,7 +120,11 @@ impl Application {
             settings.jwt.refresh_reuse_grace_seconds,
             revoker.clone(),
         )
-        .limited_by(RefreshLimiter::new(&settings.refresh));
+        .limited_by(if shared_limits {
+            RefreshLimiter::in_database(&settings.refresh)
+        } else {
+            RefreshLimiter::in_memory(&settings.refresh)
+        });
         let tokens = Arc::new(TokenIssuer::new(&settings.jwt, keys.clone())?);
         let endpoints = Arc::new(TokenEndpoints::new(
             &settings.introspection,
@@ -137,13 +145,18 @@ impl Application {
             purge.purge_batch_size,
         );
         tasks.0.push(purger.abort_handle());
+        let limiter = if shared_limits {
+            LoginLimiter::in_database(&settings.login, pool.clone())
+        } else {
+            LoginLimiter::in_memory(&settings.login)
+        };
         let state = web::Data::new(AppState {
             refresh,
             tokens,
             keys,
             users,
             pool,
-            limiter: LoginLimiter::new(&settings.login),
+            limiter,
             registration_enabled: settings.registration.enabled,
             trusted_proxies: settings.login.trusted_proxies.clone(),
             issuer: settings.jwt.issuer.clone(),

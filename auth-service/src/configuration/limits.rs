@@ -1,4 +1,5 @@
-//! Settings of the auth-service's defences: login limits, the hashing queue, refresh limits.
+//! Settings of the auth-service's defences: login limits, the hashing queue, refresh limits,
+//! and where the limits' counts live.
 
 use serde::Deserialize;
 
@@ -135,5 +136,43 @@ impl RefreshSettings {
             "refresh.purge_interval_seconds",
             self.purge_interval_seconds,
         )
+    }
+}
+
+/// Where the login and `/refresh` limits keep their counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitStore {
+    /// The database on PostgreSQL (instances may share it), memory on SQLite (one file, one
+    /// instance).
+    Auto,
+    /// This instance's memory: with N instances behind a load balancer, every limit is
+    /// multiplied by up to N.
+    Memory,
+    /// The PostgreSQL database, shared by every instance on it.
+    Database,
+}
+
+/// Where the limits keep their counts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSettings {
+    /// `auto`, `memory` or `database`.
+    pub store: LimitStore,
+}
+
+impl LimitsSettings {
+    /// Whether the counts go to the database, for a database that is PostgreSQL or not.
+    /// `database` on SQLite is refused: its one file serves one instance, whose memory is
+    /// the faster place for them.
+    pub fn in_database(&self, postgres: bool) -> anyhow::Result<bool> {
+        match (self.store, postgres) {
+            (LimitStore::Database, false) => anyhow::bail!(
+                "limits.store = \"database\" needs a PostgreSQL database.url: on SQLite the \
+                 counts stay in memory (limits.store = \"memory\" or \"auto\")"
+            ),
+            (LimitStore::Memory, _) => Ok(false),
+            (LimitStore::Database | LimitStore::Auto, postgres) => Ok(postgres),
+        }
     }
 }

@@ -150,3 +150,25 @@ fn defences_that_would_refuse_everyone_or_overflow_a_clock_are_refused() {
         assert!(err.contains(says), "{key}={value}: {err}");
     }
 }
+
+#[test]
+fn the_limits_count_in_the_database_on_postgresql_and_in_memory_on_sqlite() {
+    let pg = ("AUTH__DATABASE__URL", "postgres://auth@db/auth");
+    let settings = load(Environment::Local, &[pg]).unwrap();
+    assert_eq!(settings.limits.store, LimitStore::Auto);
+    assert!(settings.limits.in_database(true).unwrap());
+    assert!(!settings.limits.in_database(false).unwrap());
+    let memory = load(Environment::Local, &[pg, ("AUTH__LIMITS__STORE", "memory")]).unwrap();
+    assert!(!memory.limits.in_database(true).unwrap());
+    // Asked for on SQLite, where one file serves one instance: refused, saying why.
+    let err = load(Environment::Local, &[("AUTH__LIMITS__STORE", "database")]).unwrap_err();
+    assert!(format!("{err:#}").contains("needs a PostgreSQL"), "{err:#}");
+    assert!(
+        load(
+            Environment::Local,
+            &[pg, ("AUTH__LIMITS__STORE", "database")]
+        )
+        .is_ok()
+    );
+    assert!(load(Environment::Local, &[("AUTH__LIMITS__STORE", "redis")]).is_err());
+}

@@ -1,5 +1,6 @@
 //! Deleting refresh tokens nobody can use any more, in bounded batches (and, on the same
-//! schedule, revocations whose tokens have all expired), by one instance at a time.
+//! schedule, revocations whose tokens have all expired and the limits' ended windows), by one
+//! instance at a time.
 //!
 //! A family is dead when none of its tokens is live (each is expired or revoked); then no
 //! token of it can be exchanged, and presenting one is answered as for an unknown token,
@@ -84,7 +85,18 @@ impl RefreshStore {
             if revocations > 0 {
                 tracing::info!(deleted = revocations, "expired revocations purged");
             }
-            anyhow::Ok(report.deleted + revocations)
+            // And the limits' windows that ended (kept in the database by `limits.store`).
+            let windows = crate::limiter::shared::purge(
+                &self.pool,
+                crate::limiter::shared::now_ms(),
+                batch_size,
+                MAX_BATCHES_PER_PURGE,
+            )
+            .await?;
+            if windows > 0 {
+                tracing::info!(deleted = windows, "ended limit windows purged");
+            }
+            anyhow::Ok(report.deleted + revocations + windows)
         }
         .await;
         if postgres {

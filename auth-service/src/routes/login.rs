@@ -52,7 +52,7 @@ pub async fn login(
     let address = client_address(&req, &state.trusted_proxies);
     // Counted before the hash runs; given back on success or when the password was never
     // checked (see `limiter`).
-    let attempt = match state.limiter.reserve(&username, address) {
+    let attempt = match state.limiter.reserve(&username, address).await? {
         Ok(attempt) => attempt,
         Err(wait) => {
             tracing::warn!(%address, "login refused: too many failures");
@@ -64,7 +64,7 @@ pub async fn login(
         Err(e) => {
             // The password was never checked (a full hashing queue, a store failure):
             // nothing was guessed, so nothing is counted.
-            attempt.not_checked();
+            attempt.not_checked().await;
             tracing::warn!(%address, error = %e, "login not checked");
             return Err(ApiError::from(e));
         }
@@ -74,7 +74,7 @@ pub async fn login(
         tracing::info!(%address, "login failed");
         return Err(ApiError::InvalidCredentials);
     };
-    attempt.succeeded();
+    attempt.succeeded().await;
     let refresh = state.refresh.start_family(&user.id).await?;
     tracing::info!("tokens issued");
     respond_with_tokens(&state, &user, refresh)

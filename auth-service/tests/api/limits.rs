@@ -1,5 +1,6 @@
 //! The login limiter over HTTP: per (username, address), per username across addresses,
-//! per address across usernames; each attack beside a client that must still be served.
+//! per address across usernames; each attack beside a client that must still be served. On
+//! PostgreSQL the counts are in the database (`limits.store = "auto"`).
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
@@ -8,8 +9,21 @@ use crate::helpers::{Backend, TestApp, spawn_with, test_settings};
 
 const TOO_MANY: &str = "Too many failed login attempts; try again later.";
 
-async fn spawn(per_pair: u32, across_addresses: u32, per_address: u32) -> TestApp {
-    let mut settings = test_settings(&Backend::Sqlite).await;
+crate::on_both_backends!(
+    the_owner_logs_in_from_their_address_while_another_has_used_up_its_guesses,
+    a_distributed_guesser_gets_the_cross_address_limit_and_no_lockout_of_the_owner,
+    an_address_guessing_across_usernames_is_blocked_and_others_are_not,
+    a_success_resets_the_count_of_its_username_at_its_address,
+    simultaneous_guesses_from_one_address_are_checked_at_most_up_to_the_limit,
+);
+
+async fn spawn(
+    backend: &Backend,
+    per_pair: u32,
+    across_addresses: u32,
+    per_address: u32,
+) -> TestApp {
+    let mut settings = test_settings(backend).await;
     settings.login.max_failures_per_username_and_address = per_pair;
     settings.login.max_failures_per_username_across_addresses = across_addresses;
     settings.login.max_failures_per_address = per_address;
@@ -23,7 +37,7 @@ async fn spawn(per_pair: u32, across_addresses: u32, per_address: u32) -> TestAp
 
 /// A login as seen from `address` (the test client is on loopback, a trusted proxy, so its
 /// X-Forwarded-For is believed, as the gateway's is), on its own connection.
-async fn login_from(
+pub async fn login_from(
     app: &TestApp,
     address: &str,
     username: &str,
@@ -61,9 +75,10 @@ async fn assert_logged_in(app: &TestApp, response: reqwest::Response, username: 
     );
 }
 
-#[tokio::test]
-async fn the_owner_logs_in_from_their_address_while_another_has_used_up_its_guesses() {
-    let app = spawn(3, 100, 1000).await;
+async fn the_owner_logs_in_from_their_address_while_another_has_used_up_its_guesses(
+    backend: Backend,
+) {
+    let app = spawn(&backend, 3, 100, 1000).await;
     for _ in 0..3 {
         let response = login_from(&app, "203.0.113.9", "user1", "guess").await;
         assert_eq!(response.status().as_u16(), 401);
@@ -78,9 +93,10 @@ async fn the_owner_logs_in_from_their_address_while_another_has_used_up_its_gues
     assert_logged_in(&app, owner, "user1").await;
 }
 
-#[tokio::test]
-async fn a_distributed_guesser_gets_the_cross_address_limit_and_no_lockout_of_the_owner() {
-    let app = spawn(3, 5, 1000).await;
+async fn a_distributed_guesser_gets_the_cross_address_limit_and_no_lockout_of_the_owner(
+    backend: Backend,
+) {
+    let app = spawn(&backend, 3, 5, 1000).await;
     // The owner has logged in from home before.
     let home = "198.51.100.7";
     assert_logged_in(
@@ -113,9 +129,8 @@ async fn a_distributed_guesser_gets_the_cross_address_limit_and_no_lockout_of_th
     .await;
 }
 
-#[tokio::test]
-async fn an_address_guessing_across_usernames_is_blocked_and_others_are_not() {
-    let app = spawn(1000, 1000, 5).await;
+async fn an_address_guessing_across_usernames_is_blocked_and_others_are_not(backend: Backend) {
+    let app = spawn(&backend, 1000, 1000, 5).await;
     for i in 0..5 {
         let response = login_from(&app, "203.0.113.9", &format!("victim{i}"), "guess").await;
         assert_eq!(response.status().as_u16(), 401);
@@ -125,9 +140,8 @@ async fn an_address_guessing_across_usernames_is_blocked_and_others_are_not() {
     assert_logged_in(&app, elsewhere, "user1").await;
 }
 
-#[tokio::test]
-async fn a_success_resets_the_count_of_its_username_at_its_address() {
-    let app = spawn(3, 1000, 1000).await;
+async fn a_success_resets_the_count_of_its_username_at_its_address(backend: Backend) {
+    let app = spawn(&backend, 3, 1000, 1000).await;
     for _ in 0..2 {
         for _ in 0..2 {
             login_from(&app, "192.0.2.1", "user1", "typo").await;
@@ -137,12 +151,13 @@ async fn a_success_resets_the_count_of_its_username_at_its_address() {
     }
 }
 
-#[tokio::test]
-async fn simultaneous_guesses_from_one_address_are_checked_at_most_up_to_the_limit() {
+async fn simultaneous_guesses_from_one_address_are_checked_at_most_up_to_the_limit(
+    backend: Backend,
+) {
     // 100 wrong passwords for one username from one address at once, each on its own
     // connection: without a reservation before the hash, every one was checked.
     const GUESSES: usize = 100;
-    let app = spawn(10, 1000, 1000).await;
+    let app = spawn(&backend, 10, 1000, 1000).await;
     let guesses = join_all((0..GUESSES).map(|_| {
         let app = &app;
         async move { login_from(app, "203.0.113.77", "user1", "guess").await }

@@ -22,3 +22,4 @@ mod refresh;
 mod refresh_limits;
 mod register;
 mod revocations;
+mod shared_limits;

@@ -1,10 +1,11 @@
-//! Unit tests of the login limiter: each counter, the owner's exemption, memory, races.
+//! Unit tests of the in-memory login limiter: each counter, the owner's exemption, memory, races.
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use crate::limiter::MAX_TRACKED_KEYS;
 
-fn limiter(per_pair: u32, per_user: u32, per_addr: u32) -> LoginLimiter {
-    LoginLimiter::new(&LoginSettings {
+fn limiter(per_pair: u32, per_user: u32, per_addr: u32) -> MemoryLimiter {
+    MemoryLimiter::new(&LoginSettings {
         max_failures_per_username_and_address: per_pair,
         max_failures_per_username_across_addresses: per_user,
         max_failures_per_address: per_addr,
@@ -22,7 +23,7 @@ fn addr(i: u8) -> IpAddr {
 const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
 const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
 
-fn fail(l: &LoginLimiter, username: &str, address: IpAddr) {
+fn fail(l: &MemoryLimiter, username: &str, address: IpAddr) {
     drop(l.reserve(username, address).expect("not blocked yet"));
 }
 
