@@ -628,15 +628,15 @@ counts. Runs, newest last:
 
 
 def with_capacity_section(text, entry):
-    """`text` with its "## Capacity" section (the last section) holding NOTES_HEAD, the
-    entries it had (the newest NOTES_KEPT - 1) and `entry`."""
+    """`text` with its "## Capacity" section holding NOTES_HEAD, the entries it had (the
+    newest NOTES_KEPT - 1) and `entry`; the section stays where it is, or is added last."""
     start = text.find("\n## Capacity\n")
-    entries = []
+    entries, after = [], ""
     if start >= 0:
         rest = text[start + 1:]
         end = rest.find("\n## ", 1)
         if end >= 0:
-            raise RuntimeError("the Capacity section must be the last one")
+            rest, after = rest[:end], rest[end + 1:]
         for line in rest.splitlines():
             if line.startswith("- "):
                 entries.append(line)
@@ -644,7 +644,8 @@ def with_capacity_section(text, entry):
                 entries[-1] += "\n" + line
         text = text[:start]
     entries = (entries + [entry])[-NOTES_KEPT:]
-    return text.rstrip() + "\n\n" + NOTES_HEAD + "\n" + "\n".join(entries) + "\n"
+    section = NOTES_HEAD + "\n" + "\n".join(entries) + "\n"
+    return text.rstrip() + "\n\n" + section + ("\n" + after.rstrip() + "\n" if after else "")
 
 
 def wrap(text, width=92):
