@@ -90,11 +90,16 @@ class Processes:
         self.workdir = workdir
         self.running = []
 
-    def start(self, name, argv, env=None, stdout=None):
-        out = stdout or open(os.path.join(self.workdir, f"{name}.log"), "w")
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT if stdout is None else subprocess.PIPE,
-                                   env=env, cwd=self.workdir, preexec_fn=_die_with_parent,
-                                   text=True)
+    def start(self, name, argv, env=None, capture=False):
+        """Starts `argv`; its output goes to <name>.log in the work folder, or with
+        `capture` to pipes read by communicate()."""
+        if capture:
+            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                       cwd=self.workdir, preexec_fn=_die_with_parent, text=True)
+        else:
+            with open(os.path.join(self.workdir, f"{name}.log"), "w") as out:
+                process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                           cwd=self.workdir, preexec_fn=_die_with_parent)
         self.running.append(process)
         return process
 
@@ -286,7 +291,7 @@ def run_wrks(procs, targets, duration, pids, timeout="5s"):
     for n, (port, connections, script, path) in enumerate(targets):
         argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", f"--timeout={timeout}",
                 "-s", script, f"http://127.0.0.1:{port}{path}"]
-        started.append(procs.start(f"wrk-{n}", argv, env=dict(os.environ), stdout=subprocess.PIPE))
+        started.append(procs.start(f"wrk-{n}", argv, env=dict(os.environ), capture=True))
     outputs = []
     for process in started:
         out, err = process.communicate(timeout=duration + WRK_GRACE_S)
