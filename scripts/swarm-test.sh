@@ -233,6 +233,11 @@ scripts/swarm-load.py run --url "$GATEWAY" --users "$WORKDIR/users" --log "$WORK
 load_pid=$!
 mark() { # step name, start, end[, kill time]
     echo "$*" >>"$WORKDIR/marks"
+    # What the gateway hid from the clients: attempts it sent again to another replica.
+    local retried
+    retried=$(docker service logs --since "$2" "${STACK}_gateway" 2>/dev/null \
+        | grep -c 'retrying on another instance' || true)
+    echo "     $1: the gateway retried $retried request(s) on another replica"
 }
 step_start=$(now)
 sleep 6
