@@ -9,8 +9,11 @@
 # (SKIP_COMPOSE_TEST=1 leaves it out on a machine without Docker): the README's
 # `docker compose up --build` in a clean copy (scripts/readme-run-test.sh, which builds the
 # images once for everything after it), the image build's resistance to drift
-# (scripts/docker-build-test.sh), and the compose stack's behaviour on those images
-# (scripts/compose-test.sh).
+# (scripts/docker-build-test.sh), the compose stack's behaviour on those images
+# (scripts/compose-test.sh), and the Swarm stack on them (scripts/swarm-test.sh: rolling
+# updates, a key rotation, a killed task and the gateway's own update under steady load,
+# on a single-node swarm, made and left by the test if the engine is in none; skipped,
+# saying so, where the engine cannot run swarm mode).
 #
 # A throwaway PostgreSQL server is started for the run (and Debian's package installed if
 # it is missing and we are root); set TEST_DATABASE_URL to use a server of your own.
@@ -53,4 +56,5 @@ else
     scripts/readme-run-test.sh
     scripts/docker-build-test.sh
     scripts/compose-test.sh
+    scripts/swarm-test.sh
 fi
