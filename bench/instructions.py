@@ -6,9 +6,11 @@ machine move by ±20% from run to run; instruction counts move by well under 1%)
 Starts, on loopback, the fixed nginx upstream and the auth-service (for its keys and a
 token), then the release gateway under `valgrind --tool=callgrind` with one worker;
 warms up, zeroes the counters, loads it with `wrk -c8` for a few seconds and divides the
-instructions counted by the requests answered. Kernel work is not counted.
+instructions counted by the requests answered. Kernel work is not counted. With --logs,
+the gateway logs as in production (`info`, one JSON line per request, to a file), and the
+count includes its log writer's thread.
 
-Usage: bench/instructions.py [--path /protected] [--seconds 8] [--keep]
+Usage: bench/instructions.py [--path /protected] [--seconds 8] [--logs] [--keep]
 Needs: valgrind, nginx, wrk, and the release binaries (cargo build --release).
 Note: under valgrind SHA-256 runs without the CPU's SHA extensions and `rep stosb`
 counts once per byte, so the HMAC and memset lines weigh more here than on the hardware.
@@ -34,6 +36,7 @@ def main():
     parser.add_argument("--path", default="/protected")
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the callgrind output")
+    parser.add_argument("--logs", action="store_true", help="production access logs on")
     args = parser.parse_args()
     for tool in ("valgrind", "callgrind_control", "callgrind_annotate", "nginx", "wrk"):
         if not shutil.which(tool):
@@ -61,6 +64,8 @@ def main():
 
         out = os.path.join(workdir, "callgrind.out")
         env = bench.gateway_env(CALLGRIND_PORT, f"http://127.0.0.1:{ports['upstream']}")
+        if args.logs:
+            env.update({"RUST_LOG": "info", "GATEWAY__TELEMETRY__FORMAT": "json"})
         gateway = procs.start("gateway", ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                                           os.path.join(bench.TARGET, "release", "gateway")], env)
         bench.wait_ready(f"http://127.0.0.1:{CALLGRIND_PORT}/health/ready", timeout=60)
@@ -84,7 +89,7 @@ def main():
                                    capture_output=True, text=True, check=True).stdout
         total = int(re.search(r"([\d,]+) \(100.0%\)\s+PROGRAM TOTALS", annotated).group(1).replace(",", ""))
         print(f"{args.path}: {requests} requests, {total / requests:,.0f} instructions per request "
-              f"(gateway process, user space)")
+              f"(gateway process, user space{', access logs on' if args.logs else ''})")
         if args.keep:
             kept = os.path.join(os.getcwd(), "callgrind.gateway.out")
             shutil.copy(dump, kept)
