@@ -8,6 +8,8 @@
 //! thread waits. The [`LogWriter`] that [`init`] returns flushes what is left when dropped,
 //! so `main` keeps it until the server has stopped (SIGTERM included).
 
+mod json;
+
 use std::io::{BufWriter, IsTerminal};
 
 use serde::Deserialize;
@@ -115,12 +117,8 @@ pub fn init(format: LogFormat) -> LogWriter {
     let installed = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            // The request's span is the current one; the list would repeat it in every
-            // line (serialised twice, about a fifth of the gateway's work per request).
-            .with_span_list(false)
+            .event_format(json::JsonLines)
+            .fmt_fields(json::JsonFields)
             .try_init(),
     };
     // An error only means a subscriber is already installed (tests start several servers).
