@@ -49,7 +49,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -587,7 +586,7 @@ def summary(args, results, figures):
         f"  {d['total']:,} requests, {d['rps']:,.0f} requests/s, "
         + ", ".join(f"gateway {n} p50 {g['p50']:.2f} ms p99 {g['p99']:.2f} ms" for n, g in enumerate(d["gateways"], 1))
         + f"; non-2xx and socket errors: {d['errors']}",
-        f"  token cache hits: " + ", ".join(f"{g['hit_ratio'] * 100:.0f}%" for g in d["gateways"]),
+        "  token cache hits: " + ", ".join(f"{g['hit_ratio'] * 100:.0f}%" for g in d["gateways"]),
         f"  gateway CPU per request {d['gateway']['user_us']:.1f} + {d['gateway']['kernel_us']:.1f} µs "
         f"-> {figures['gateway_per_core']:,.0f} requests/s per core",
         f"  resource-service CPU per request {d['resource']['user_us']:.1f} + {d['resource']['kernel_us']:.1f} µs "
