@@ -3,8 +3,9 @@
 //! `jsonwebtoken` keeps a key as its 32 encoded bytes and decompresses the curve point
 //! again for every signature it checks, about a tenth of an EdDSA check's cost. The gateway
 //! installs, as the process's `jsonwebtoken` crypto provider, RustCrypto's provider with
-//! one change: EdDSA verifiers come from a small cache of decoded keys. The check itself is
-//! the same call on the same key type; every other algorithm, and signing, are untouched.
+//! two changes: EdDSA verifiers come from a small cache of decoded keys (the check itself is
+//! the same call on the same key type), and RSA checks are ring's (`super::rsa`). Every other
+//! algorithm, and signing, are untouched.
 
 use std::sync::{LazyLock, RwLock};
 
@@ -54,6 +55,9 @@ fn new_verifier(
             .and_then(|bytes| decoded(&bytes))
             .ok_or(ErrorKind::InvalidEddsaKey)?;
         return Ok(Box::new(DecodedEd25519(decoded)));
+    }
+    if let Some(verifier) = super::rsa::verifier(algorithm, key) {
+        return Ok(verifier);
     }
     (rust_crypto::DEFAULT_PROVIDER.verifier_factory)(algorithm, key)
 }

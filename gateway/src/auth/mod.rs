@@ -8,6 +8,7 @@ mod http_client;
 mod jwks;
 mod providers;
 pub mod revocation;
+mod rsa;
 mod verifier;
 
 pub use cache::TokenCache;
