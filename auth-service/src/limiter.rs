@@ -166,19 +166,7 @@ impl LoginAttempt<'_> {
                 limiter,
                 username,
                 address,
-            } => {
-                let pool = &limiter.pool;
-                let lifetime = Duration::from_secs(limiter.settings.known_address_seconds);
-                let done = async {
-                    shared::clear(pool, scope::PAIR, &pair_name(&username, &address)).await?;
-                    shared::release(pool, scope::USERNAME, &username).await?;
-                    shared::release(pool, scope::ADDRESS, &address).await?;
-                    shared::remember(pool, &username, &address, lifetime).await
-                };
-                if let Err(e) = done.await {
-                    tracing::warn!(error = %e, "a successful login's counts were not given back");
-                }
-            }
+            } => limiter.give_back(&username, &address, true).await,
         }
     }
 
@@ -191,17 +179,35 @@ impl LoginAttempt<'_> {
                 limiter,
                 username,
                 address,
-            } => {
-                let pool = &limiter.pool;
-                let done = async {
-                    shared::release(pool, scope::PAIR, &pair_name(&username, &address)).await?;
-                    shared::release(pool, scope::USERNAME, &username).await?;
-                    shared::release(pool, scope::ADDRESS, &address).await
-                };
-                if let Err(e) = done.await {
-                    tracing::warn!(error = %e, "an unchecked login's counts were not given back");
-                }
+            } => limiter.give_back(&username, &address, false).await,
+        }
+    }
+}
+
+impl DatabaseLimiter {
+    /// Gives the username and the address their attempt back, and the pair its attempt;
+    /// after a correct password (`succeeded`) the pair's count is cleared instead and the
+    /// address remembered as known. A failing database is logged, the counts left as
+    /// they are.
+    async fn give_back(&self, username: &str, address: &str, succeeded: bool) {
+        let pool = &self.pool;
+        let pair = pair_name(username, address);
+        let done = async {
+            if succeeded {
+                shared::clear(pool, scope::PAIR, &pair).await?;
+            } else {
+                shared::release(pool, scope::PAIR, &pair).await?;
             }
+            shared::release(pool, scope::USERNAME, username).await?;
+            shared::release(pool, scope::ADDRESS, address).await?;
+            if succeeded {
+                let lifetime = Duration::from_secs(self.settings.known_address_seconds);
+                shared::remember(pool, username, address, lifetime).await?;
+            }
+            anyhow::Ok(())
+        };
+        if let Err(e) = done.await {
+            tracing::warn!(error = %e, succeeded, "a login attempt's counts were not given back");
         }
     }
 }
