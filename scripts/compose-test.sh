@@ -33,17 +33,8 @@ cp config/*.toml "$CONFIG_DIR/"
 chmod 755 "$CONFIG_DIR" && chmod 644 "$CONFIG_DIR"/*.toml
 export CONFIG_DIR
 
-failures=0
-check() { # name, expected, actual
-    if [ "$2" = "$3" ]; then
-        echo "ok   $1"
-    else
-        echo "FAIL $1"; echo "     expected: $2"; echo "     actual:   $3"
-        failures=$((failures + 1))
-    fi
-}
-req() { curl -s --max-time 5 -w ' %{http_code}' "$@" || true; }
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
+# shellcheck source=scripts/lib/checks.sh
+source scripts/lib/checks.sh
 
 teardown() {
     echo "== 8. teardown (volumes included)"

@@ -37,17 +37,8 @@ readonly UPDATE_TIMEOUT=180
 # The rotated key signs this long after `keys rotate` (the service's own lead is 300 s).
 readonly ROTATION_LEAD_SECONDS=20
 
-failures=0
-check() { # name, expected, actual
-    if [ "$2" = "$3" ]; then
-        echo "ok   $1"
-    else
-        echo "FAIL $1"; echo "     expected: $2"; echo "     actual:   $3"
-        failures=$((failures + 1))
-    fi
-}
-req() { curl -s --max-time 5 -w ' %{http_code}' "$@" || true; }
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
+# shellcheck source=scripts/lib/checks.sh
+source scripts/lib/checks.sh
 now() { date +%s.%N; }
 
 WORKDIR=$(mktemp -d)
