@@ -12,15 +12,15 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, Error, FromRequest, HttpMessage, HttpRequest};
 use shared::headers::REQUEST_ID;
-use tracing::Instrument;
 
 use crate::errors::json_error;
+use crate::telemetry::{self, RequestFields, in_request};
 use crate::trace::{TRACEPARENT, TraceContext};
 
 /// Wraps `app` in the middleware every service runs, in this order from the outside in:
 ///
 /// 1. [`request_id`]: every answer carries `x-request-id`, errors included, and all below
-///    runs in the request's span;
+///    runs with the request's log fields;
 /// 2. [`json_errors`](crate::errors::json_errors): an error answer from below that is not
 ///    JSON yet becomes the JSON error body;
 /// 3. [`limit_headers`]: headers over [`MAX_HEADER_BYTES`] get 431 before anything of the
@@ -106,9 +106,10 @@ impl FromRequest for RequestId {
 }
 
 /// Assigns the request id and the request's place in a W3C trace ([`TraceContext`], in the
-/// request's extensions for calls made on its behalf), runs the request inside a span
-/// carrying both, echoes the id on the response and logs one line per request. Paths are
-/// logged without their query string, which may carry credentials.
+/// request's extensions for calls made on its behalf), runs the request with both as its
+/// log fields ([`in_request`]), echoes the id on the response and logs one access line per
+/// request ([`telemetry::completed`]). Paths are logged without their query string, which
+/// may carry credentials.
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -118,14 +119,12 @@ pub async fn request_id(
     let header =
         HeaderValue::from_str(id.as_str()).map_err(actix_web::error::ErrorInternalServerError)?;
     let trace = TraceContext::continue_or_start(req.headers().get(TRACEPARENT));
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id.as_str(),
-        trace_id = %trace.trace_id(),
-        span_id = %trace.span_id(),
-        method = %req.method(),
-        path = %req.path(),
-    );
+    let fields = Box::new(RequestFields {
+        id: id.0.clone(),
+        trace,
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+    });
     {
         let mut extensions = req.extensions_mut();
         extensions.insert(id);
@@ -133,34 +132,32 @@ pub async fn request_id(
     }
     let started = Instant::now();
     #[cfg(feature = "otlp")]
-    let (began, otlp_hop) = (
-        std::time::SystemTime::now(),
-        (trace, req.method().to_string(), req.path().to_owned()),
-    );
-    let mut res = match next.call(req).instrument(span.clone()).await {
+    let began = std::time::SystemTime::now();
+    let (result, fields) = in_request(fields, next.call(req)).await;
+    let mut res = match result {
         Ok(res) => res,
         Err(err) => {
             // Only a failing middleware gets here (handlers' errors are responses already);
             // the framework turns it into a response that cannot carry the id.
             let status = err.as_response_error().status_code().as_u16();
-            span.in_scope(|| tracing::warn!(status, error = %err, "request failed in middleware"));
+            fields.scope(|| tracing::warn!(status, error = %err, "request failed in middleware"));
             return Err(err);
         }
     };
     res.headers_mut()
         .insert(HeaderName::from_static(REQUEST_ID), header);
     let status = res.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| tracing::info!(status, latency_ms, "request completed"));
+    let latency = started.elapsed();
     #[cfg(feature = "otlp")]
     crate::otlp::record(crate::otlp::Span {
-        trace: otlp_hop.0,
-        method: otlp_hop.1,
-        path: otlp_hop.2,
+        trace,
+        method: fields.method.to_string(),
+        path: fields.uri.path().to_owned(),
         status,
         start: began,
-        end: began + started.elapsed(),
+        end: began + latency,
     });
+    telemetry::completed(fields, status, latency);
     Ok(res)
 }
 

@@ -7,14 +7,24 @@
 //! never waits on the system call. Nothing is dropped: when the channel is full the logging
 //! thread waits. The [`LogWriter`] that [`init`] returns flushes what is left when dropped,
 //! so `main` keeps it until the server has stopped (SIGTERM included).
+//!
+//! A request's own fields and its access line are kept apart from `tracing`'s spans, for
+//! speed: see [`request`](self::request) (`RequestFields`, `in_request`, `completed`).
 
 mod json;
+mod request;
 
 use std::io::{BufWriter, IsTerminal};
 
 use serde::Deserialize;
+use tracing::{Event, Subscriber};
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+pub use request::{InRequest, RequestFields, completed, in_request};
 
 /// Bytes of log lines gathered before one write to stdout.
 pub const WRITE_BUFFER_BYTES: usize = 32 * 1024;
@@ -113,19 +123,58 @@ pub fn init(format: LogFormat) -> LogWriter {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(writer);
+        .with_writer(writer.clone());
     let installed = match format {
-        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Pretty => builder
+            .event_format(TextLines(
+                tracing_subscriber::fmt::format()
+                    .without_time()
+                    .with_level(false),
+            ))
+            .try_init(),
         LogFormat::Json => builder
             .event_format(json::JsonLines)
             .fmt_fields(json::JsonFields)
             .try_init(),
     };
+    if installed.is_ok() && format == LogFormat::Json {
+        request::write_access_lines_to(writer);
+    }
     // An error only means a subscriber is already installed (tests start several servers).
     LogWriter {
         #[cfg(feature = "otlp")]
         _spans: None,
         _guard: installed.is_ok().then_some(guard),
+    }
+}
+
+/// Human-readable lines: timestamp and level, then the request's fields when the line is
+/// logged for a request outside any span, then what `tracing-subscriber` writes (spans,
+/// target, fields).
+#[derive(Debug)]
+struct TextLines<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for TextLines<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        request::write_timestamp(&mut writer, std::time::SystemTime::now())?;
+        write!(writer, " {:>5} ", event.metadata().level())?;
+        if ctx.lookup_current().is_none() {
+            request::with_current(|fields| match fields {
+                Some(fields) => fields.write_text(&mut writer),
+                None => Ok(()),
+            })?;
+        }
+        self.0.format_event(ctx, writer, event)
     }
 }
 

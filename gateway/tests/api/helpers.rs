@@ -300,13 +300,18 @@ pub fn start_gateway_process(
     (child, received)
 }
 
-/// The public port the gateway process says it listens on.
+/// The public port the gateway process says it listens on, in JSON lines (`"port":N`) or
+/// human-readable ones (`port=N`).
 pub fn listening_port(lines: &std::sync::mpsc::Receiver<String>) -> u16 {
     loop {
         let line = lines.recv_timeout(Duration::from_secs(10)).unwrap();
         if line.contains("gateway listening") {
-            let value: serde_json::Value = serde_json::from_str(&line).unwrap();
-            return u16::try_from(value["port"].as_u64().unwrap()).unwrap();
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) {
+                return u16::try_from(value["port"].as_u64().unwrap()).unwrap();
+            }
+            let (_, after) = line.split_once("port=").unwrap();
+            let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+            return digits.parse().unwrap();
         }
     }
 }

@@ -1,7 +1,8 @@
 //! JSON lines written straight from the event's and the span's fields: one object per line,
 //! the event's fields at the top level beside `timestamp`, `level` and `target`, and the
 //! current span's fields (the request's id, trace and path) under `span`, as log shippers
-//! expect them.
+//! expect them. Outside any span, a line logged for a request (see [`super::request`]) has
+//! the request's fields there instead, named `request`.
 //!
 //! `tracing-subscriber`'s own JSON formatter keeps each span's fields as a JSON string,
 //! parses it back into a map for every line and serialises it again; with the access log on,
@@ -14,9 +15,10 @@ use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
+
+use super::request::{with_current, write_timestamp};
 
 /// The line format (see the module).
 #[derive(Debug, Clone, Copy, Default)]
@@ -55,7 +57,7 @@ where
     ) -> fmt::Result {
         let metadata = event.metadata();
         writer.write_str("{\"timestamp\":\"")?;
-        SystemTime.format_time(&mut writer)?;
+        write_timestamp(&mut writer, std::time::SystemTime::now())?;
         write!(writer, "\",\"level\":\"{}\"", metadata.level())?;
         let mut visitor = JsonVisitor {
             out: &mut writer,
@@ -74,6 +76,15 @@ where
             writer.write_str("\"name\":")?;
             write_string(&mut writer, span.name())?;
             writer.write_char('}')?;
+        } else {
+            with_current(|request| match request {
+                Some(fields) => {
+                    writer.write_str(",\"span\":{")?;
+                    fields.write_json(&mut writer)?;
+                    writer.write_char('}')
+                }
+                None => Ok(()),
+            })?;
         }
         writer.write_str("}\n")
     }
@@ -144,7 +155,7 @@ impl<W: Write> Visit for JsonVisitor<'_, W> {
 }
 
 /// `value` as a JSON string.
-fn write_string(out: &mut impl Write, value: &str) -> fmt::Result {
+pub(super) fn write_string(out: &mut impl Write, value: &str) -> fmt::Result {
     out.write_char('"')?;
     Escaped(&mut *out).write_str(value)?;
     out.write_char('"')
@@ -275,5 +286,28 @@ mod tests {
         assert_eq!(got[0]["level"], "WARN");
         assert!(got[1].get("span").is_none());
         assert_eq!(got[1]["message"], "outside any span");
+    }
+
+    #[test]
+    fn a_line_logged_for_a_request_outside_any_span_carries_the_request_s_fields() {
+        let request = Box::new(crate::telemetry::RequestFields {
+            id: "r-9".into(),
+            trace: crate::trace::TraceContext::continue_or_start(None),
+            method: actix_web::http::Method::GET,
+            uri: "/p?q=1".parse().unwrap(),
+        });
+        let got = lines(|| {
+            let (_, request) = request.scope(|| tracing::warn!("upstream slow"));
+            tracing::info!("after the request");
+            let span = tracing::info_span!("login", username = "alice");
+            request.scope(|| span.in_scope(|| tracing::info!("inside a span of its own")));
+        });
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0]["span"]["name"], "request");
+        assert_eq!(got[0]["span"]["request_id"], "r-9");
+        assert_eq!(got[0]["span"]["path"], "/p");
+        assert_eq!(got[0]["span"]["method"], "GET");
+        assert!(got[1].get("span").is_none());
+        assert_eq!(got[2]["span"]["name"], "login");
     }
 }
