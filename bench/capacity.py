@@ -55,6 +55,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import revocation  # noqa: E402  call, wait_ready, database; its main() runs only as a script
 import run as bench  # noqa: E402  ROTATING_LUA, cpu_ticks, to_ms; likewise
+from harness import metric  # noqa: E402
 
 # Ports other tools of this repository use (the services' defaults and bench/run.py's).
 RESERVED_PORTS = {8080, 8081, 8082, 9080, 9081, *range(18080, 18092)}
@@ -149,13 +150,6 @@ def children_cpu_s():
     """CPU seconds of the children reaped so far (here: the wrk runs)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def metric(text, name, labels=""):
-    """The value of one sample of an OpenMetrics page, 0 when absent."""
-    pattern = re.compile(rf"^{re.escape(name)}{re.escape(labels)} (\S+)", re.M)
-    found = pattern.search(text)
-    return float(found.group(1)) if found else 0.0
 
 
 def metrics(port):
@@ -511,7 +505,7 @@ def render(args, results, figures, when):
         f"-d{args.duration}s` per gateway,",
         f"both at once ({args.connections * GATEWAY_REPLICAS} connections in all), after a {args.warmup} s "
         "warm-up of both. Each gateway sees every token;",
-        "its verified-token cache (8 MiB by default) holds fewer, so part of them are verified again.",
+        "what its verified-token cache (`jwt.cache_bytes`) has no room for is verified again (the hits column).",
         "",
         "| | requests | requests/s | p50 | p99 | non-2xx, socket errors | token cache hits | CPU per request: own code + kernel |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",

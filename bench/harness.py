@@ -20,7 +20,7 @@ PORTS = {
     "gateway": 18084, "gateway-nocache": 18085, "resource": 18086, "stack": 18087,
     "nginx-tls": 18088, "haproxy-tls": 18089, "gateway-tls": 18090, "auth-admin": 18091,
     "nginx-logs": 18092, "haproxy-logs": 18093, "gateway-logs": 18094, "haproxy-rs256": 18095,
-    "gateway-rs256": 18096,
+    "gateway-rs256": 18096, "gateway-rs256-admin": 18097,
 }
 # The connections of the many-connections scenario.
 MANY_CONNECTIONS = 1000
@@ -183,3 +183,18 @@ def machine():
         "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0],
     }
     return cpu, os.cpu_count(), platform.release(), versions
+
+
+def metric(text, name, labels=""):
+    """The value of one sample of an OpenMetrics page, 0 when absent."""
+    pattern = re.compile(rf"^{re.escape(name)}{re.escape(labels)} (\S+)", re.M)
+    found = pattern.search(text)
+    return float(found.group(1)) if found else 0.0
+
+
+def cache_lookups(admin_port):
+    """A gateway's verified-token cache hits and misses so far, from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return (metric(text, "gateway_token_cache_total", '{result="hit"}'),
+            metric(text, "gateway_token_cache_total", '{result="miss"}'))

@@ -1,7 +1,11 @@
 //! Tokens already verified, kept until they expire, so a client's repeated requests skip
-//! the signature check. Keyed by the whole token: any change to it is a miss.
+//! the signature check. Keyed by the token's SHA-256: any change to it is a miss, and the
+//! token itself is not kept. The digest is 32 bytes where a token is hundreds (570 for an
+//! RS256 token of a typical OpenID provider), so a megabyte holds two to three times as
+//! many tokens as it would keyed by the tokens; and finding another token with the same
+//! digest, which would pass for the first, is SHA-256's collision problem.
 //!
-//! Bounded in bytes (tokens run up to 8 KiB each), and full means evicting the entries least
+//! Bounded in bytes, and full means evicting the entries least
 //! likely to be asked for again (quick_cache's CLOCK-Pro), never emptying the whole cache: a
 //! flood of distinct valid tokens costs the flood's own hit rate, not everyone's.
 //!
@@ -21,6 +25,10 @@ use super::Verified;
 /// Bytes counted per entry beyond its strings: the cache's slot, the `Arc`s, the fields.
 const ENTRY_OVERHEAD_BYTES: u64 = 160;
 
+/// What an entry of a typical token weighs (a user name, two UUIDs, a role or two, and
+/// their headers), for sizing the table up front.
+const TYPICAL_ENTRY_BYTES: u64 = 576;
+
 /// A verified token's identity and how long it may be reused.
 #[derive(Debug)]
 struct Entry {
@@ -36,20 +44,28 @@ struct Entry {
     weight: u64,
 }
 
-/// An entry's weight: its token's length plus its own.
+/// What an entry is found by: its token's SHA-256.
+type Digest = [u8; 32];
+
+fn digest(token: &str) -> Digest {
+    let mut out = [0; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref());
+    out
+}
+
+/// An entry's weight: its key plus its own.
 #[derive(Debug, Clone, Copy)]
 struct Bytes;
 
-impl Weighter<Box<str>, Arc<Entry>> for Bytes {
-    fn weight(&self, token: &Box<str>, entry: &Arc<Entry>) -> u64 {
-        token.len() as u64 + entry.weight
+impl Weighter<Digest, Arc<Entry>> for Bytes {
+    fn weight(&self, _: &Digest, entry: &Arc<Entry>) -> u64 {
+        size_of::<Digest>() as u64 + entry.weight
     }
 }
 
-/// Tokens are hashed whole on every lookup, so the hasher is a fast one, seeded at random
-/// per process: lookups of made-up tokens cannot aim at collisions, and only tokens that
+/// The table's own hash of a digest, seeded at random per process; only tokens that
 /// verified are ever stored.
-type Entries = Cache<Box<str>, Arc<Entry>, Bytes, foldhash::fast::RandomState>;
+type Entries = Cache<Digest, Arc<Entry>, Bytes, foldhash::fast::RandomState>;
 
 /// The verified-token cache, bounded in bytes.
 pub struct TokenCache {
@@ -67,17 +83,18 @@ impl std::fmt::Debug for TokenCache {
 }
 
 impl TokenCache {
-    /// A cache holding at most `capacity_bytes` of tokens and identities; 0 disables it.
+    /// A cache holding at most `capacity_bytes` of entries (digests and identities); 0
+    /// disables it.
     pub fn new(capacity_bytes: u64) -> Self {
         if capacity_bytes == 0 {
             return Self { entries: None };
         }
-        // Shards of at least 256 KiB, so that even the largest tokens fit in one.
+        // Shards of at least 256 KiB, so that even an identity from the largest token fits.
         let shards = (capacity_bytes / (256 * 1024))
             .clamp(1, 16)
             .next_power_of_two();
         let options = quick_cache::OptionsBuilder::new()
-            .estimated_items_capacity((capacity_bytes / 1024).max(16) as usize)
+            .estimated_items_capacity((capacity_bytes / TYPICAL_ENTRY_BYTES).max(16) as usize)
             .weight_capacity(capacity_bytes)
             .shards(shards as usize)
             .build();
@@ -91,9 +108,10 @@ impl TokenCache {
     /// not expired by `now`.
     pub fn get(&self, token: &str, now: u64, generation: u64) -> Option<Arc<Verified>> {
         let entries = self.entries.as_ref()?;
-        let entry = entries.get(token)?;
+        let key = digest(token);
+        let entry = entries.get(&key)?;
         if entry.expires_at <= now {
-            entries.remove(token);
+            entries.remove(&key);
             return None;
         }
         (entry.generation == generation).then(|| Arc::clone(&entry.identity))
@@ -132,13 +150,13 @@ impl TokenCache {
             kid: kid.map(Box::from),
             weight: strings as u64 + ENTRY_OVERHEAD_BYTES,
         };
-        entries.insert(token.into(), Arc::new(entry));
+        entries.insert(digest(token), Arc::new(entry));
     }
 
     /// Drops the entry of `token`, if any.
     pub fn remove(&self, token: &str) {
         if let Some(entries) = &self.entries {
-            entries.remove(token);
+            entries.remove(&digest(token));
         }
     }
 

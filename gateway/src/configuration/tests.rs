@@ -148,5 +148,5 @@ fn the_old_cache_capacity_setting_is_refused_with_its_new_name() {
     .unwrap_err();
     assert!(err.to_string().contains("jwt.cache_bytes"), "{err}");
     let settings = load(Environment::Local, &[]).unwrap();
-    assert_eq!(settings.jwt.cache_bytes, 8 * 1024 * 1024);
+    assert_eq!(settings.jwt.cache_bytes, 32 * 1024 * 1024);
 }

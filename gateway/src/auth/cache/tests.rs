@@ -62,12 +62,13 @@ fn a_full_cache_evicts_some_entries_never_all_and_stays_within_its_bytes() {
 }
 
 #[test]
-fn an_eight_kib_token_fits_and_a_zero_capacity_disables_the_cache() {
+fn an_eight_kib_token_weighs_its_digest_and_a_zero_capacity_disables_the_cache() {
     let cache = TokenCache::new(64 * 1024);
     let big = "x".repeat(8192);
     cache.insert(&big, identity("u", "s", "t"), Some("k"), 1000, 0, 1);
     assert!(cache.get(&big, 1, 1).is_some());
-    assert!(cache.weight() > 8192);
+    assert!(cache.get(&big[1..], 1, 1).is_none());
+    assert!(cache.weight() < 512, "{} bytes", cache.weight());
     let disabled = TokenCache::new(0);
     disabled.insert("t", identity("u", "s", "t"), None, 1000, 0, 1);
     assert!(disabled.is_empty());
@@ -117,4 +118,24 @@ fn expired_entries_can_be_purged_at_once() {
     cache.insert("later", identity("u", "s", "b"), None, 1000, 0, 1);
     assert_eq!(cache.remove_expired(10), 1);
     assert_eq!(cache.len(), 1);
+}
+
+#[test]
+fn the_default_size_holds_fifty_thousand_typical_tokens() {
+    // jwt.cache_bytes in configuration/base.toml.
+    const DEFAULT_BYTES: u64 = 32 * 1024 * 1024;
+    let cache = TokenCache::new(1 << 20);
+    let typical = Arc::new(Verified::new(shared::Identity {
+        user: "user1".into(),
+        subject: "4f1c2b8e-9d3a-4c7e-8b21-6a5f0e9d3c47".into(),
+        roles: vec!["user".into()],
+        token_id: "0b9e4d6a-2c1f-4e8b-9a37-5d2c8f1e6b90".into(),
+    }));
+    let kid = "qXG8mJ1u0vPz3Yk7bN5rT2wQeL9sA4dF6hC0jV8xU1o";
+    cache.insert("header.claims.signature", typical, Some(kid), 1000, 0, 1);
+    let weight = cache.weight();
+    assert!(
+        weight <= TYPICAL_ENTRY_BYTES && 50_000 * weight <= DEFAULT_BYTES,
+        "a typical entry weighs {weight} bytes"
+    );
 }
