@@ -189,10 +189,23 @@ async fn accept(
     Ok((conn, protocol, peer))
 }
 
-/// Binds the configured address; port 0 picks a free port (tests read it back).
+/// Connections the kernel completes and queues for the listener before it accepts them
+/// (capped by `net.core.somaxconn`, 4096 on current kernels). The standard library's
+/// listeners queue 128: a burst of more new connections than that, as when a load balancer
+/// or a fleet of clients reconnects at once, had its excess connection attempts dropped and
+/// retried a second later. nginx queues 511 by default, HAProxy its `maxconn`.
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// Binds the configured address with a backlog of [`LISTEN_BACKLOG`]; port 0 picks a free
+/// port (tests read it back).
 fn bind(settings: &ApplicationSettings) -> anyhow::Result<TcpListener> {
     let address = format!("{}:{}", settings.host, settings.port);
-    TcpListener::bind(&address).with_context(|| format!("binding {address}"))
+    let listener = TcpListener::bind(&address).with_context(|| format!("binding {address}"))?;
+    // Listening again on a listening socket only sets its backlog.
+    socket2::SockRef::from(&listener)
+        .listen(LISTEN_BACKLOG)
+        .with_context(|| format!("setting the listen backlog of {address}"))?;
+    Ok(listener)
 }
 
 /// The number of worker threads to run: the configured one, else one per core.

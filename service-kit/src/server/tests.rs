@@ -35,3 +35,27 @@ fn a_zero_deadline_or_cap_is_refused_naming_its_key() {
     }
     assert!(limits(&settings()).is_ok());
 }
+
+#[test]
+fn a_burst_of_new_connections_beyond_std_s_backlog_of_128_is_queued_not_dropped() {
+    let listener = bind(&settings()).unwrap();
+    let address = listener.local_addr().unwrap();
+    // The kernel caps the backlog at net.core.somaxconn (4096 on current kernels).
+    let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(128);
+    let burst = 500.min(somaxconn);
+    // Nothing accepts: every connection has to wait in the listener's queue.
+    let mut open = Vec::with_capacity(burst);
+    for n in 0..burst {
+        let connected =
+            std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_millis(500));
+        assert!(
+            connected.is_ok(),
+            "connection {n} of {burst} was not queued: {connected:?}"
+        );
+        open.push(connected.unwrap());
+    }
+    drop(listener);
+}
