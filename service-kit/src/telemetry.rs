@@ -9,7 +9,9 @@
 //! so `main` keeps it until the server has stopped (SIGTERM included).
 //!
 //! A request's own fields and its access line are kept apart from `tracing`'s spans, for
-//! speed: see [`request`](self::request) (`RequestFields`, `in_request`, `completed`).
+//! speed, and access lines reach the writer thread in batches per thread, at least once a
+//! second and when the [`LogWriter`] is dropped: see [`request`](self::request)
+//! (`RequestFields`, `in_request`, `completed`).
 
 mod json;
 mod request;
@@ -72,7 +74,19 @@ fn all() -> f64 {
 pub struct LogWriter {
     #[cfg(feature = "otlp")]
     _spans: Option<crate::otlp::Exporter>,
+    /// Dropped before the guard: hands the access lines still batched to the writer.
+    _access: AccessLines,
     _guard: Option<WorkerGuard>,
+}
+
+/// Hands the batched access lines over when dropped.
+#[derive(Debug)]
+struct AccessLines;
+
+impl Drop for AccessLines {
+    fn drop(&mut self) {
+        request::flush_access_lines();
+    }
 }
 
 /// [`init`] with every telemetry setting: the log format, and the span exporter when
@@ -144,6 +158,7 @@ pub fn init(format: LogFormat) -> LogWriter {
     LogWriter {
         #[cfg(feature = "otlp")]
         _spans: None,
+        _access: AccessLines,
         _guard: installed.is_ok().then_some(guard),
     }
 }

@@ -107,3 +107,33 @@ async fn human_readable_access_lines_carry_the_request_s_fields() {
         );
     }
 }
+
+#[tokio::test]
+async fn access_lines_of_an_idle_gateway_are_written_within_about_a_second() {
+    let (mut child, lines) = start_gateway_process(&[]);
+    let port = listening_port(&lines);
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        let res = client
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    // No more traffic and no stop: the batch goes out on its timer.
+    let sent = std::time::Instant::now();
+    let mut logged = 0;
+    while logged < 3 && sent.elapsed() < Duration::from_secs(5) {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(100))
+            && line.contains("request completed")
+        {
+            logged += 1;
+        }
+    }
+    let waited = sent.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(logged, 3);
+    assert!(waited < Duration::from_millis(2500), "took {waited:?}");
+}

@@ -6,20 +6,21 @@
 //! request that logs nothing but its access line costs no span, no span registry entry and
 //! no fields formatted ahead of time.
 //!
-//! The access line itself ([`completed`]) is written straight into the log writer's
-//! channel when lines are JSON: the same object a `tracing` event would make, built in a
-//! buffer the thread keeps, with the timestamp's date and time of day formatted once per
-//! second. With human-readable lines, or before [`super::init`] has run, it is an ordinary
+//! The access line itself ([`completed`]), when lines are JSON, is the same object a
+//! `tracing` event would make, built straight into a batch the thread keeps, with the
+//! timestamp's date and time of day formatted once per second. A batch goes to the log
+//! writer when it holds [`BATCH_BYTES`], at least every [`BATCH_WAIT`], and when the
+//! [`super::LogWriter`] is dropped at exit, as nginx's `access_log ... buffer= flush=`. With human-readable lines, or before [`super::init`] has run, it is an ordinary
 //! `tracing` event. Either way it is written only when the filter lets `info` through for
 //! the target `service_kit::middleware`, so `RUST_LOG=info,service_kit::middleware=warn`
 //! turns the access log off and leaves the rest.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::fmt::{self, Write as _};
 use std::future::Future;
 use std::io::Write as _;
 use std::pin::Pin;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -153,12 +154,102 @@ impl<F: Future> Future for InRequest<F> {
     }
 }
 
-/// Where JSON access lines go: the log writer's channel, once [`super::init`] has set up
-/// JSON lines.
-static JSON_WRITER: OnceLock<NonBlocking> = OnceLock::new();
+/// Bytes of access lines a thread gathers before handing them to the log writer at once.
+pub const BATCH_BYTES: usize = 16 * 1024;
 
+/// Longest an access line waits in its thread's batch before it is handed over.
+pub const BATCH_WAIT: Duration = Duration::from_secs(1);
+
+/// Where JSON access lines go, once [`super::init`] has set up JSON lines.
+static ACCESS: OnceLock<AccessLog> = OnceLock::new();
+
+/// JSON access lines, gathered per thread and handed to the log writer a batch at a time:
+/// one channel message and one `write` for dozens of lines, where a message per line cost
+/// a wake-up of the writer thread and a system call for each request.
+#[derive(Debug)]
+pub(crate) struct AccessLog {
+    writer: NonBlocking,
+    /// Every thread's batch, for the timed and the final hand-over.
+    batches: Mutex<Vec<Arc<Mutex<String>>>>,
+}
+
+thread_local! {
+    /// This thread's batch of access lines, once it has logged one.
+    static BATCH: OnceCell<Arc<Mutex<String>>> = const { OnceCell::new() };
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl AccessLog {
+    pub(crate) fn new(writer: NonBlocking) -> Self {
+        Self {
+            writer,
+            batches: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A new batch, for a thread's first line.
+    fn batch(&self) -> Arc<Mutex<String>> {
+        let batch = Arc::new(Mutex::new(String::with_capacity(BATCH_BYTES + 1024)));
+        lock(&self.batches).push(Arc::clone(&batch));
+        batch
+    }
+
+    /// Adds the line `write` makes to `batch`, handing the batch over once it is full.
+    fn append(&self, batch: &Mutex<String>, write: impl FnOnce(&mut String) -> fmt::Result) {
+        let mut lines = lock(batch);
+        let before = lines.len();
+        if write(&mut lines).is_err() {
+            lines.truncate(before);
+        } else if lines.len() >= BATCH_BYTES {
+            self.hand_over(&mut lines);
+        }
+    }
+
+    fn hand_over(&self, lines: &mut String) {
+        // Only fails once the writer thread has stopped, at exit.
+        let _ = self.writer.clone().write_all(lines.as_bytes());
+        lines.clear();
+    }
+
+    /// Hands every thread's waiting lines to the writer.
+    pub(crate) fn flush(&self) {
+        let batches = lock(&self.batches).clone();
+        for batch in batches {
+            let mut lines = lock(&batch);
+            if !lines.is_empty() {
+                self.hand_over(&mut lines);
+            }
+        }
+    }
+}
+
+/// Sends JSON access lines to `writer`, every [`BATCH_WAIT`] at the latest.
 pub(super) fn write_access_lines_to(writer: NonBlocking) {
-    let _ = JSON_WRITER.set(writer);
+    if ACCESS.set(AccessLog::new(writer)).is_ok() {
+        let flushing = std::thread::Builder::new()
+            .name("access-log".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(BATCH_WAIT);
+                    flush_access_lines();
+                }
+            });
+        if let Err(error) = flushing {
+            // Without the timer, lines still go out as batches fill and at exit.
+            tracing::warn!(%error, "access log: no thread to hand over batches every second");
+        }
+    }
+}
+
+/// Hands every thread's waiting access lines to the log writer (the timer's and the
+/// [`super::LogWriter`]'s last act).
+pub(super) fn flush_access_lines() {
+    if let Some(access) = ACCESS.get() {
+        access.flush();
+    }
 }
 
 /// Logs the access line of a request answered with `status` after `latency`.
@@ -166,7 +257,7 @@ pub fn completed(fields: Box<RequestFields>, status: u16, latency: Duration) {
     if !tracing::enabled!(target: "service_kit::middleware", tracing::Level::INFO) {
         return;
     }
-    let Some(writer) = JSON_WRITER.get() else {
+    let Some(access) = ACCESS.get() else {
         let latency_ms = latency.as_secs_f64() * 1000.0;
         fields.scope(|| {
             tracing::info!(
@@ -178,21 +269,10 @@ pub fn completed(fields: Box<RequestFields>, status: u16, latency: Duration) {
         });
         return;
     };
-    LINE.with(|line| {
-        let Ok(mut line) = line.try_borrow_mut() else {
-            return;
-        };
-        line.clear();
-        if access_line(&mut line, &fields, status, latency).is_ok() {
-            // Only fails once the writer thread has stopped, at exit.
-            let _ = writer.clone().write_all(line.as_bytes());
-        }
+    BATCH.with(|batch| {
+        let batch = batch.get_or_init(|| access.batch());
+        access.append(batch, |out| access_line(out, &fields, status, latency));
     });
-}
-
-thread_local! {
-    /// The buffer access lines are built in, kept from one request to the next.
-    static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
 }
 
 /// The access line as JSON, as [`super::json::JsonLines`] writes an event.

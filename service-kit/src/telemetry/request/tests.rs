@@ -128,3 +128,63 @@ fn requests_polled_inside_one_another_each_see_their_own_fields() {
     assert_eq!(outer_saw.as_deref(), Some("r-1"));
     assert_eq!(current_id(), None);
 }
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        lock(&self.0).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn access_lines_wait_in_their_thread_s_batch_until_it_fills_or_is_flushed() {
+    let captured = Captured::default();
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(captured.clone());
+    let access = AccessLog::new(writer);
+    let batch = access.batch();
+    let request = fields("/batched");
+    let line = |out: &mut String| access_line(out, &request, 200, Duration::from_micros(5));
+    let mut one = String::new();
+    line(&mut one).unwrap();
+    let per_batch = BATCH_BYTES.div_ceil(one.len());
+
+    for _ in 0..per_batch - 1 {
+        access.append(&batch, line);
+    }
+    assert_eq!(
+        lock(&batch).len(),
+        (per_batch - 1) * one.len(),
+        "all still batched"
+    );
+    access.append(&batch, line);
+    assert!(
+        lock(&batch).is_empty(),
+        "a full batch is handed over at once"
+    );
+    // A line that fails to format leaves nothing half-written behind.
+    access.append(&batch, |out| {
+        out.push_str("{\"half");
+        Err(fmt::Error)
+    });
+    assert!(lock(&batch).is_empty());
+    access.append(&batch, line);
+    access.append(&access.batch(), line);
+    access.flush();
+    assert!(lock(&batch).is_empty(), "flushed");
+
+    drop(guard);
+    let text = String::from_utf8(lock(&captured.0).clone()).unwrap();
+    assert_eq!(text.lines().count(), per_batch + 2);
+    for written in text.lines() {
+        let parsed: Value = serde_json::from_str(written).unwrap();
+        assert_eq!(parsed["span"]["path"], "/batched");
+    }
+}
