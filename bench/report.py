@@ -71,16 +71,17 @@ def scenario_sections(args, results, memory, labels, verdict):
         "",
         "Every proxy logs every request: nginx to a file through a 32 KiB buffer flushed every",
         "second, HAProxy (`option httplog`) to its standard output, redirected to a file, the",
-        "gateway at its production settings (`info`, JSON lines; written by a background thread",
-        "through a buffer, `lossy(false)`: a full buffer makes requests wait, never drops a line).",
+        "gateway at its production settings (`info`, JSON lines built straight from the request and",
+        "written by a background thread through a buffer: a full queue makes requests wait, never",
+        "drops a line).",
         "",
         *table(["nginx-logs", "haproxy-logs", "gateway-logs"], labels, results, "gateway-logs"),
         "",
         f"What the log costs, in CPU per request against the same proxy with logs off: the gateway "
         f"{log_cost:+.0f}% ({cpu(g):.1f} → {cpu(gl):.1f} µs), nginx {n_cost:+.0f}%, HAProxy {h_cost:+.0f}%. "
         f"Target: the gateway's access log under 5% of its CPU per request: "
-        f"{verdict(log_cost < 5)}. `bench/instructions.py` counts the instructions of the request path "
-        "itself, without the writer thread (see the notes below).",
+        f"{verdict(log_cost < 5)}. `bench/instructions.py --logs` counts the gateway's instructions per "
+        "request with the log on, its writer thread included, and is steadier (see the notes below).",
         "",
         "## Many users",
         "",

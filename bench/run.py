@@ -108,9 +108,12 @@ def measure(args, workdir, procs):
                  location / {{ default_type application/json; return 200 '{UPSTREAM_BODY}'; }} }}""")])
     proxied = """location / { proxy_pass http://up; proxy_http_version 1.1;
                               proxy_set_header Connection ""; }"""
+    # nginx's listen backlog is 511 unless told: 1,000 clients connecting at once overflowed
+    # it, and the dropped connection attempts came back as wrk timeouts. HAProxy's follows
+    # its maxconn, the gateway's is 2,048.
     nginx = procs.start("nginx", ["nginx", "-c", nginx_config(workdir, "nginx", f"""
         upstream up {{ server 127.0.0.1:{PORTS['upstream']}; keepalive 64; }}
-        server {{ listen 127.0.0.1:{PORTS['nginx']};
+        server {{ listen 127.0.0.1:{PORTS['nginx']} backlog=4096;
                  listen 127.0.0.1:{PORTS['nginx-tls']} ssl;
                  ssl_certificate {cert}; ssl_certificate_key {key};
                  {proxied} }}
