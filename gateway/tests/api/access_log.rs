@@ -12,42 +12,11 @@ const REQUESTS: usize = 600;
 
 #[tokio::test]
 async fn every_request_served_has_its_line_when_the_process_is_stopped() {
-    let (mut child, lines) = start_gateway_process(&[]);
-    let port = listening_port(&lines);
-    let client = reqwest::Client::new();
-    for _ in 0..REQUESTS {
-        let res = client
-            .get(format!("http://127.0.0.1:{port}/"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-    }
-
-    // SIGTERM, as an orchestrator stops a container; the answers above are all in.
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut logged = 0;
-    let mut ended = false;
-    while let Ok(line) = lines.recv_timeout(Duration::from_secs(20)) {
-        if line.contains(r#""message":"request completed""#) {
-            logged += 1;
-        }
-    }
-    for _ in 0..100 {
-        if child.try_wait().unwrap().is_some() {
-            ended = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    if !ended {
-        child.kill().unwrap();
-    }
-    assert!(ended, "the gateway did not stop on SIGTERM");
+    let written = lines_of_a_run(&[], REQUESTS).await;
+    let logged = written
+        .iter()
+        .filter(|line| line.contains(r#""message":"request completed""#))
+        .count();
     assert_eq!(logged, REQUESTS, "log lines for {REQUESTS} requests served");
 }
 
@@ -66,14 +35,28 @@ async fn lines_of_a_run(vars: &[(&str, &str)], requests: usize) -> Vec<String> {
             .unwrap();
         assert_eq!(res.status(), 200);
     }
-    let _ = Command::new("kill")
+    // SIGTERM, as an orchestrator stops a container; the answers above are all in.
+    let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
-        .status();
+        .status()
+        .unwrap();
+    assert!(killed.success());
     let mut written = Vec::new();
     while let Ok(line) = lines.recv_timeout(Duration::from_secs(20)) {
         written.push(line);
     }
-    let _ = child.wait();
+    let mut ended = false;
+    for _ in 0..100 {
+        if child.try_wait().unwrap().is_some() {
+            ended = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if !ended {
+        child.kill().unwrap();
+    }
+    assert!(ended, "the gateway did not stop on SIGTERM");
     written
 }
 
