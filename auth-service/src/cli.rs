@@ -125,7 +125,8 @@ pub enum KeysCommand {
     /// Withdraw a key that leaked: unpublished at once, every token it signed refused by
     /// the gateways within seconds; if it was signing, a new key signs from now on.
     Revoke {
-        /// The key id (`keys list`).
+        /// The key id (`keys list`). Key ids are base64url and may begin with `-`.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }
@@ -269,4 +270,24 @@ pub async fn run(
         Admin::HashPassword => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn a_key_id_beginning_with_a_hyphen_is_taken_as_the_key_id() {
+        let cli = Cli::try_parse_from(["auth-service", "keys", "revoke", "-zq3Xw_k"]).unwrap();
+        assert_eq!(
+            cli.command,
+            Some(Command::Admin(Admin::Keys(KeysCommand::Revoke {
+                kid: "-zq3Xw_k".into()
+            })))
+        );
+    }
 }
