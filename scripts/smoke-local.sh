@@ -52,16 +52,8 @@ for port in 8080 8081 8082; do
     fi
 done
 
-failures=0
-check() { # name, expected, actual
-    if [ "$2" = "$3" ]; then
-        echo "ok   $1"
-    else
-        echo "FAIL $1"; echo "     expected: $2"; echo "     actual:   $3"
-        failures=$((failures + 1))
-    fi
-}
-req() { curl -s --max-time 5 -w ' %{http_code}' "$@"; }
+# shellcheck source=scripts/lib/checks.sh
+source "$(dirname "$0")/lib/checks.sh"
 
 check "GET / welcomes" '{"message":"Welcome to the Flask JWT API!"} 200' \
     "$(req http://127.0.0.1:8080/)"

@@ -1,4 +1,4 @@
-# Sourced by the Docker tests (compose-test.sh, swarm-test.sh): a failure counter, a named
+# Sourced by the smoke and Docker tests (smoke-local.sh, compose-test.sh, swarm-test.sh): a failure counter, a named
 # comparison that counts, and the request and JSON helpers they check answers with.
 # shellcheck shell=bash
 
