@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -53,15 +54,25 @@ async fn every_acknowledged_write_survives_kill_9_mid_traffic(backend: Backend) 
         .unwrap();
 
     // Registrations in flight while the process is killed: some answered, some cut off.
+    // The kill follows the first acknowledgement rather than a fixed delay, which a slow
+    // or busy machine could outlast before any registration had finished.
+    let answered = AtomicUsize::new(0);
     let registrations = join_all((0..WRITERS).map(|i| {
-        let (client, before) = (&client, &before);
+        let (client, before, answered) = (&client, &before, &answered);
         async move {
             let body = json!({"username": format!("writer-{i}"), "password": "password-1234"});
-            (i, post(client, before, "/register", body).await)
+            let answer = post(client, before, "/register", body).await;
+            if matches!(answer, Some((201, _))) {
+                answered.fetch_add(1, Ordering::SeqCst);
+            }
+            (i, answer)
         }
     }));
     let killer = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let waited = std::time::Instant::now();
+        while answered.load(Ordering::SeqCst) == 0 && waited.elapsed() < Duration::from_secs(20) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         first.kill_hard();
     };
     let (answers, ()) = tokio::join!(registrations, killer);
